@@ -1,0 +1,1 @@
+"""Weather domain: city registry, climate days, NWS / IEM / Open-Meteo clients, CLI parsing."""
