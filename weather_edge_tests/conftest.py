@@ -24,3 +24,45 @@ def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():
         pytest.fail(f"the fixtures are expected at {SHARED_FIXTURES} (../shared beside the repo)")
     return SHARED_FIXTURES
+
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_available() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A fresh, empty warehouse URL on each backend; PostgreSQL gets a schema of its own."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+        return
+    if not _postgres_available():
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: start it (see README)")
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield f"{POSTGRES_URL}?schema={schema}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
+        con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def warehouse(warehouse_url: str):  # type: ignore[no-untyped-def]
+    """A migrated warehouse on each backend."""
+    from weather_edge.storage import open_warehouse
+
+    wh = open_warehouse(warehouse_url)
+    wh.migrate()
+    yield wh
+    wh.close()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo
@@ -33,16 +33,16 @@ class City:
         return ZoneInfo(self.timezone)
 
     @property
-    def standard_offset(self) -> timedelta:
-        return timedelta(hours=self.std_utc_offset_hours)
+    def standard_offset(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.std_utc_offset_hours)
 
     @property
-    def standard_tz(self) -> timezone:
+    def standard_tz(self) -> dt.timezone:
         """A fixed-offset zone for local *standard* time (what climate days use)."""
-        return timezone(self.standard_offset, f"{self.code}-LST")
+        return dt.timezone(self.standard_offset, f"{self.code}-LST")
 
 
-_REQUIRED = {
+_REQUIRED: dict[str, type | tuple[type, ...]] = {
     "name": str,
     "series_ticker": str,
     "station_id": str,
@@ -112,8 +112,8 @@ def city_for_series(series_ticker: str) -> City:
     raise UnknownCityError(f"no city in the registry trades series {series_ticker!r}")
 
 
-def ensure_utc(instant: datetime) -> datetime:
+def ensure_utc(instant: dt.datetime) -> dt.datetime:
     """Refuse naive datetimes; return the instant in UTC."""
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"naive datetime {instant!r}: every timestamp must carry its zone")
-    return instant.astimezone(timezone.utc)
+    return instant.astimezone(dt.UTC)

@@ -1,0 +1,20 @@
+"""The one entry point Dagster loads (``workspace.yaml`` and ``[tool.dagster]`` point here)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from weather_edge.defs import storage
+from weather_edge.defs.resources import build_resources
+from weather_edge.settings import Settings, load_settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """The whole graph with resources for ``settings`` (embedded default or production)."""
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([storage]),
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions(load_settings())
