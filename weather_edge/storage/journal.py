@@ -148,25 +148,32 @@ class JournalWriter:
 
 
 def read_segment(path: Path, start: int = 0) -> Iterator[JournalRecord]:
-    """Records of one segment from byte ``start``; stops quietly at a torn tail."""
-    data = path.read_bytes()
+    """Records of one segment from byte ``start``; stops quietly at a torn tail.
+
+    Reads only from ``start`` on, so a follower polling a growing segment costs what is new.
+    """
+    with path.open("rb") as f:
+        f.seek(start)
+        data = f.read()
     name = path.name
-    offset = start
+    pos = 0
     end = len(data)
-    while offset + _FRAME.size <= end:
-        magic, length, crc = _FRAME.unpack_from(data, offset)
-        body = offset + _FRAME.size
+    while pos + _FRAME.size <= end:
+        magic, length, crc = _FRAME.unpack_from(data, pos)
+        body = pos + _FRAME.size
         if magic != MAGIC or body + length > end or zlib.crc32(data[body : body + length]) != crc:
             if magic == MAGIC and body + length > end:
-                return  # torn tail: the writer died mid-write
-            if _has_valid_record_after(data, offset + 1):
-                raise JournalCorruptError(f"{path}: damaged record at byte {offset}")
+                return  # torn tail: the writer died (or is) mid-write
+            if _has_valid_record_after(data, pos + 1):
+                raise JournalCorruptError(f"{path}: damaged record at byte {start + pos}")
             return
         received_ns, connection_id, sid, seq = _META.unpack_from(data, body)
         raw = data[body + _META.size : body + length]
-        next_offset = body + length
-        yield JournalRecord(name, offset, next_offset, received_ns, connection_id, sid, seq, raw)
-        offset = next_offset
+        next_pos = body + length
+        yield JournalRecord(
+            name, start + pos, start + next_pos, received_ns, connection_id, sid, seq, raw
+        )
+        pos = next_pos
 
 
 def _has_valid_record_after(data: bytes, start: int) -> bool:
