@@ -1,0 +1,1 @@
+"""Quote ingestion: stream to journal, derive tables from the journal, replay recordings."""
