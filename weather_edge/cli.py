@@ -60,9 +60,90 @@ def demo(data_dir: Path | None) -> None:
     click.echo(f"demo finished in {time.monotonic() - started:.1f} s")
 
 
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (default: $WEATHER_EDGE_HOME or ./data).",
+)
+
+
+@main.command()
+@DATA_DIR_OPTION
+@click.option(
+    "--duration", type=float, default=None, help="Seconds to run (default: until stopped)."
+)
+@click.option("--city", "cities", multiple=True, help="City code (repeatable; default: all).")
+def stream(data_dir: Path | None, duration: float | None, cities: tuple[str, ...]) -> None:
+    """Stream Kalshi quotes into the journal and tables (the service form; SIGTERM stops it).
+
+    The exchange comes from KALSHI_ENV / KALSHI_REST_URL / KALSHI_WS_URL, the credentials
+    from KALSHI_API_KEY_ID / KALSHI_PRIVATE_KEY_PATH.
+    """
+    import asyncio
+    import signal
+
+    from weather_edge.ingest.streamer import QuoteStreamer, StreamOptions
+    from weather_edge.kalshi.auth import KalshiSigner
+    from weather_edge.kalshi.config import KalshiConfig
+    from weather_edge.settings import load_settings
+
+    config = KalshiConfig.from_env()
+    signer = KalshiSigner.from_env() if config.key_id and config.private_key_path else None
+    options = StreamOptions(duration_s=duration, cities=cities)
+
+    async def serve() -> None:
+        streamer = QuoteStreamer(load_settings(data_dir), config, signer, options)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, streamer.stop)
+        click.echo(f"streaming from {config.hosts.ws_url} (stop with SIGTERM or Ctrl-C)")
+        health = await streamer.run()
+        click.echo(f"stream stopped cleanly: {health.metadata()}")
+
+    asyncio.run(serve())
+
+
+@main.command()
+@DATA_DIR_OPTION
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--speed", type=float, default=None, help="Pace at N x recorded speed.")
+def replay(data_dir: Path | None, path: Path, speed: float | None) -> None:
+    """Replay the journal or recorded market data (tick logs, summaries, raw books)."""
+    from weather_edge.ingest.replay import ReplayError
+    from weather_edge.ingest.replay import replay as run_replay
+    from weather_edge.settings import load_settings
+    from weather_edge.storage import open_warehouse
+
+    warehouse = open_warehouse(load_settings(data_dir).warehouse_url)
+    warehouse.migrate()
+
+    def show(kind: str, done: int, total: int) -> None:
+        click.echo(f"  {kind}: {done:,}/{total:,} records", err=True)
+
+    try:
+        results = run_replay(path, warehouse, speed=speed, progress=show)
+    except ReplayError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for r in results:
+        click.echo(
+            f"replayed {r.kind}: {r.records:,} records, {r.markets} markets, "
+            f"{r.stats.quotes:,} new quotes, {r.stats.trades:,} new trades"
+        )
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks: each prints its figure and its ratio against a baseline run alongside."""
+
+
+@bench.command("book")
+@click.option("--messages", type=int, default=200_000, show_default=True)
+def bench_book(messages: int) -> None:
+    """Decode + apply of a recorded-like delta stream vs stdlib json + a dict book."""
+    from weather_edge.bench.book import run_book_bench
+
+    click.echo(run_book_bench(messages, echo=click.echo))
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m weather_edge.cli`

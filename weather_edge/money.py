@@ -12,6 +12,7 @@ float:
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 PRICE_SCALE = 10_000  # centi-cents per dollar
@@ -26,7 +27,13 @@ class FixedPointError(ValueError):
     """A fixed-point string that is not a valid exact price or size."""
 
 
+# Plain decimal notation only: Decimal() alone would also take "1_0.00", "+5" or "1e2".
+_FIXED_TEXT = re.compile(r"-?\d+(\.\d+)?|-?\.\d+")
+
+
 def _parse_fixed(text: str | int | Decimal, scale: int, what: str) -> int:
+    if isinstance(text, str) and not _FIXED_TEXT.fullmatch(text.strip()):
+        raise FixedPointError(f"not a {what}: {text!r}")
     try:
         value = Decimal(str(text).strip())
     except InvalidOperation as exc:

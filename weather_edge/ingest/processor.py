@@ -1,0 +1,269 @@
+"""Derive the quote, trade and lifecycle tables from journaled WebSocket messages.
+
+This is the one code path from raw messages to tables: the live streamer, a restart after a
+crash and a replay of recordings all go through it. It is deterministic in journal order and
+idempotent (every derived row has a key built from where its message came from), so
+reprocessing a segment after a crash rebuilds the books and writes no duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from weather_edge.kalshi.book import (
+    BookIntegrityError,
+    BookStore,
+    DeltaMessage,
+    TopOfBook,
+    decode_book_message,
+)
+from weather_edge.kalshi.errors import KalshiProtocolError
+from weather_edge.money import parse_price, parse_size
+from weather_edge.storage.journal import JournalRecord, read_segment, segments
+from weather_edge.storage.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+def parse_exchange_ts(value: Any, fallback: datetime) -> datetime:
+    """Kalshi sends ``ts`` as Unix seconds, milliseconds or ISO-8601; always return aware UTC."""
+    if value is None or value == "":
+        return fallback
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 10**11 else value
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    text = str(value)
+    if text.isdigit():
+        return parse_exchange_ts(int(text), fallback)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def quote_row(
+    top: TopOfBook,
+    source_id: str,
+    ts: datetime,
+    received_at: datetime,
+    source: str,
+    sizes_known: bool = True,
+) -> dict[str, Any]:
+    return {
+        "market_ticker": top.market_ticker,
+        "source_id": source_id,
+        "ts": ts,
+        "received_at": received_at,
+        "yes_bid_cc": top.yes_bid_cc,
+        "yes_bid_size_cq": top.yes_bid_cq if sizes_known else None,
+        "yes_ask_cc": top.yes_ask_cc,
+        "yes_ask_size_cq": top.yes_ask_cq if sizes_known else None,
+        "source": source,
+    }
+
+
+@dataclass
+class ProcessorStats:
+    records: int = 0
+    quotes: int = 0
+    trades: int = 0
+    lifecycle: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    seq_gaps: int = 0
+    dropped_stale: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    last_received_at: dict[str, datetime] = field(default_factory=dict)
+    max_lag_s: float = 0.0
+
+
+class JournalProcessor:
+    """Applies journal records to books and buffers the derived rows for the warehouse."""
+
+    def __init__(
+        self, warehouse: Warehouse, *, source: str = "ws", sizes_known: bool = True
+    ) -> None:
+        self.warehouse = warehouse
+        self.source = source
+        self.sizes_known = sizes_known  # tick logs record prices only
+        self.stats = ProcessorStats()
+        self._stores: dict[int, BookStore] = {}
+        self._last_seq: dict[tuple[int, int], int] = {}
+        self._quotes: list[dict[str, Any]] = []
+        self._trades: list[dict[str, Any]] = []
+        self._lifecycle: list[dict[str, Any]] = []
+        self._market_updates: list[tuple[str, str, str | None]] = []
+        self._progress: dict[str, int] = {}
+
+    # -- feeding ------------------------------------------------------------------------
+
+    def process(self, record: JournalRecord) -> None:
+        self.stats.records += 1
+        received_at = record.received_at
+        sid_key = (record.connection_id, record.sid)
+        if record.seq >= 0:
+            last = self._last_seq.get(sid_key)
+            if last is not None and record.seq <= last:
+                self.stats.duplicates += 1  # a resent or reordered frame already applied
+                self._progress[record.segment] = record.next_offset
+                return
+            self._last_seq[sid_key] = record.seq
+        try:
+            self._apply(record, received_at)
+        except KalshiProtocolError as exc:
+            self.stats.malformed += 1
+            log.debug("skipping malformed message at %s: %s", record.position, exc)
+        self._progress[record.segment] = record.next_offset
+
+    def _apply(self, record: JournalRecord, received_at: datetime) -> None:
+        raw = record.raw
+        message = decode_book_message(raw)
+        if message is not None:
+            self.stats.by_type["orderbook_delta" if type(message) is DeltaMessage else
+                               "orderbook_snapshot"] += 1
+            self._apply_book(record, message, received_at)
+            return
+        try:
+            envelope = json.loads(raw)
+        except ValueError as exc:
+            raise KalshiProtocolError(f"not JSON: {exc}") from None
+        if not isinstance(envelope, dict):
+            raise KalshiProtocolError("a message must be a JSON object")
+        kind = str(envelope.get("type", ""))
+        self.stats.by_type[kind] += 1
+        body = envelope.get("msg") or {}
+        if kind == "trade":
+            self._trades.append(self._trade_row(body, received_at))
+        elif kind == "market_lifecycle_v2":
+            self._lifecycle_row(body, received_at, raw)
+
+    def _apply_book(self, record: JournalRecord, message: Any, received_at: datetime) -> None:
+        store = self._stores.get(record.connection_id)
+        if store is None:
+            store = self._stores[record.connection_id] = BookStore()
+        try:
+            top = store.apply_message(message)
+        except BookIntegrityError as exc:
+            # A gap or a delta to an unknown book: the streamer resubscribes; the book stays
+            # untrusted (no quotes written from it) until its next snapshot.
+            self.stats.seq_gaps += 1
+            log.info("book untrusted at %s: %s", record.position, exc)
+            return
+        if top is None:
+            book = store.books.get(message.msg.market_ticker)
+            if type(message) is DeltaMessage and book is not None and book.needs_resync:
+                self.stats.dropped_stale += 1
+            return
+        ts = received_at
+        if type(message) is DeltaMessage:
+            ts = parse_exchange_ts(message.msg.ts, received_at)
+        lag = (received_at - ts).total_seconds()
+        self.stats.max_lag_s = max(self.stats.max_lag_s, lag)
+        self.stats.last_received_at[top.market_ticker] = received_at
+        self._quotes.append(
+            quote_row(top, record.position, ts, received_at, self.source, self.sizes_known)
+        )
+
+    def _trade_row(self, body: dict[str, Any], received_at: datetime) -> dict[str, Any]:
+        try:
+            return {
+                "trade_id": str(body["trade_id"]),
+                "market_ticker": str(body["market_ticker"]),
+                "ts": parse_exchange_ts(body.get("ts"), received_at),
+                "yes_price_cc": parse_price(body["yes_price_dollars"]),
+                "no_price_cc": parse_price(body["no_price_dollars"]),
+                "count_cq": parse_size(body["count_fp"]),
+                "taker_side": str(body["taker_side"]),
+                "source": self.source,
+            }
+        except (KeyError, ValueError) as exc:
+            raise KalshiProtocolError(f"malformed trade: {exc}") from None
+
+    def _lifecycle_row(self, body: dict[str, Any], received_at: datetime, raw: bytes) -> None:
+        ticker = body.get("market_ticker")
+        event_type = body.get("event_type")
+        if not ticker or not event_type:
+            return  # event_lifecycle messages (per event, not market) carry no market
+        value = body.get("settlement_value")
+        self._lifecycle.append({
+            "market_ticker": str(ticker),
+            "event_type": str(event_type),
+            "ts": parse_exchange_ts(body.get("ts"), received_at),
+            "result": body.get("result") or None,
+            "settlement_value_cc": None if value in (None, "") else parse_price(str(value)),
+            "payload": raw.decode("utf-8", errors="replace"),
+        })
+        status = {"activated": "active", "deactivated": "inactive", "determined": "determined",
+                  "settled": "finalized"}.get(str(event_type))
+        if status:
+            self._market_updates.append((str(ticker), status, body.get("result") or None))
+
+    # -- writing --------------------------------------------------------------------------
+
+    @property
+    def pending_rows(self) -> int:
+        return len(self._quotes) + len(self._trades) + len(self._lifecycle)
+
+    def flush(self) -> None:
+        """Write buffered rows, then record how far the journal has been applied."""
+        wh = self.warehouse
+        self.stats.quotes += wh.upsert("quotes", self._quotes)
+        self.stats.trades += wh.upsert("trades", self._trades)
+        self.stats.lifecycle += wh.upsert("lifecycle_events", self._lifecycle)
+        if self._market_updates:
+            with wh.session() as s:
+                for ticker, status, result in self._market_updates:
+                    s.execute(
+                        "UPDATE markets SET status = ?, result = COALESCE(?, result), "
+                        "updated_at = ? WHERE ticker = ?",
+                        (status, result, datetime.now(UTC), ticker),
+                    )
+        now = datetime.now(UTC)
+        wh.upsert(
+            "journal_progress",
+            [{"segment": s, "applied_offset": o, "updated_at": now}
+             for s, o in self._progress.items()],
+            update=True,
+        )
+        self._quotes, self._trades, self._lifecycle, self._market_updates = [], [], [], []
+
+    def stale_markets(self) -> list[str]:
+        return sorted({m for store in self._stores.values() for m in store.stale_markets()})
+
+    # -- catching up with a journal directory ---------------------------------------------------
+
+    def applied_offsets(self) -> dict[str, int]:
+        rows = self.warehouse.query("SELECT segment, applied_offset FROM journal_progress")
+        return {str(segment): int(offset) for segment, offset in rows}
+
+    def catch_up(self, journal_dir: str | Path, batch_rows: int = 20_000) -> int:
+        """Apply every record not yet applied; returns how many records were read.
+
+        A segment this processor has not followed from its start is read from byte 0, so its
+        books are rebuilt from the snapshots in it (rows already written are deduplicated).
+        """
+        seen = 0
+        applied = None
+        for path in segments(journal_dir):
+            if path.name not in self._progress:
+                applied = self.applied_offsets() if applied is None else applied
+                if applied.get(path.name) == path.stat().st_size:
+                    self._progress[path.name] = path.stat().st_size  # finished and applied
+            start = self._progress.get(path.name, 0)
+            for record in read_segment(path, start):
+                self.process(record)
+                seen += 1
+                if self.pending_rows >= batch_rows:
+                    self.flush()
+        self.flush()
+        return seen
+
+    def process_all(self, records: Iterable[JournalRecord]) -> None:
+        for record in records:
+            self.process(record)
+        self.flush()

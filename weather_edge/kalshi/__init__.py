@@ -1,0 +1,1 @@
+"""Kalshi: wire protocol, order books, fees, tickers, rule texts and recorded market data."""
