@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from weather_edge.kalshi.book import (
     BookIntegrityError,
     BookStore,
@@ -25,7 +27,7 @@ from weather_edge.kalshi.book import (
     decode_book_message,
 )
 from weather_edge.kalshi.errors import KalshiProtocolError
-from weather_edge.money import parse_price, parse_size
+from weather_edge.money import ONE_DOLLAR_CC, parse_price, parse_size
 from weather_edge.storage.journal import JournalRecord, read_segment, segments
 from weather_edge.storage.warehouse import Warehouse
 
@@ -46,25 +48,69 @@ def parse_exchange_ts(value: Any, fallback: datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def quote_row(
-    top: TopOfBook,
-    source_id: str,
-    ts: datetime,
-    received_at: datetime,
-    source: str,
-    sizes_known: bool = True,
-) -> dict[str, Any]:
-    return {
-        "market_ticker": top.market_ticker,
-        "source_id": source_id,
-        "ts": ts,
-        "received_at": received_at,
-        "yes_bid_cc": top.yes_bid_cc,
-        "yes_bid_size_cq": top.yes_bid_cq if sizes_known else None,
-        "yes_ask_cc": top.yes_ask_cc,
-        "yes_ask_size_cq": top.yes_ask_cq if sizes_known else None,
-        "source": source,
-    }
+def _exchange_ts_ns(value: str | int, fallback_ns: int) -> int:
+    if isinstance(value, int):
+        return value * (1_000_000 if value > 10**11 else 1_000_000_000)
+    fallback = datetime.fromtimestamp(fallback_ns / 1e9, tz=UTC)
+    return int(parse_exchange_ts(value, fallback).timestamp() * 1e6) * 1000
+
+
+class QuoteColumns:
+    """Quote rows buffered column by column (the hot path builds no dict or datetime)."""
+
+    __slots__ = (
+        "ask",
+        "ask_size",
+        "bid",
+        "bid_size",
+        "received_ns",
+        "source_id",
+        "ticker",
+        "ts_ns",
+    )
+
+    def __init__(self) -> None:
+        self.ticker: list[str] = []
+        self.source_id: list[str] = []
+        self.ts_ns: list[int] = []
+        self.received_ns: list[int] = []
+        self.bid: list[int | None] = []
+        self.bid_size: list[int | None] = []
+        self.ask: list[int | None] = []
+        self.ask_size: list[int | None] = []
+
+    @property
+    def size(self) -> int:
+        return len(self.ticker)
+
+    def add(
+        self, top: TopOfBook, source_id: str, ts_ns: int, received_ns: int, sizes_known: bool
+    ) -> None:
+        self.ticker.append(top.market_ticker)
+        self.source_id.append(source_id)
+        self.ts_ns.append(ts_ns)
+        self.received_ns.append(received_ns)
+        self.bid.append(top.yes_bid_cc)
+        no_bid = top.no_bid_cc
+        self.ask.append(None if no_bid is None else ONE_DOLLAR_CC - no_bid)
+        self.bid_size.append(top.yes_bid_cq if sizes_known else None)
+        self.ask_size.append(top.no_bid_cq if sizes_known else None)
+
+    def to_arrow(self, source: str) -> pa.Table:
+        stamp = pa.timestamp("ns", tz="UTC")
+        return pa.table(
+            {
+                "market_ticker": pa.array(self.ticker, pa.string()),
+                "source_id": pa.array(self.source_id, pa.string()),
+                "ts": pa.array(self.ts_ns, stamp),
+                "received_at": pa.array(self.received_ns, stamp),
+                "yes_bid_cc": pa.array(self.bid, pa.int32()),
+                "yes_bid_size_cq": pa.array(self.bid_size, pa.int64()),
+                "yes_ask_cc": pa.array(self.ask, pa.int32()),
+                "yes_ask_size_cq": pa.array(self.ask_size, pa.int64()),
+                "source": pa.array([source] * len(self.ticker), pa.string()),
+            }
+        )
 
 
 @dataclass
@@ -94,17 +140,17 @@ class JournalProcessor:
         self.stats = ProcessorStats()
         self._stores: dict[int, BookStore] = {}
         self._last_seq: dict[tuple[int, int], int] = {}
-        self._quotes: list[dict[str, Any]] = []
+        self._quotes = QuoteColumns()
         self._trades: list[dict[str, Any]] = []
         self._lifecycle: list[dict[str, Any]] = []
         self._market_updates: list[tuple[str, str, str | None]] = []
         self._progress: dict[str, int] = {}
+        self._last_received_ns: dict[str, int] = {}
 
     # -- feeding ------------------------------------------------------------------------
 
     def process(self, record: JournalRecord) -> None:
         self.stats.records += 1
-        received_at = record.received_at
         sid_key = (record.connection_id, record.sid)
         if record.seq >= 0:
             last = self._last_seq.get(sid_key)
@@ -114,20 +160,19 @@ class JournalProcessor:
                 return
             self._last_seq[sid_key] = record.seq
         try:
-            self._apply(record, received_at)
+            self._apply(record)
         except KalshiProtocolError as exc:
             self.stats.malformed += 1
             log.debug("skipping malformed message at %s: %s", record.position, exc)
         self._progress[record.segment] = record.next_offset
 
-    def _apply(self, record: JournalRecord, received_at: datetime) -> None:
+    def _apply(self, record: JournalRecord) -> None:
         raw = record.raw
         message = decode_book_message(raw)
         if message is not None:
-            self.stats.by_type["orderbook_delta" if type(message) is DeltaMessage else
-                               "orderbook_snapshot"] += 1
-            self._apply_book(record, message, received_at)
+            self._apply_book(record, message)
             return
+        received_at = record.received_at
         try:
             envelope = json.loads(raw)
         except ValueError as exc:
@@ -142,7 +187,7 @@ class JournalProcessor:
         elif kind == "market_lifecycle_v2":
             self._lifecycle_row(body, received_at, raw)
 
-    def _apply_book(self, record: JournalRecord, message: Any, received_at: datetime) -> None:
+    def _apply_book(self, record: JournalRecord, message: Any) -> None:
         store = self._stores.get(record.connection_id)
         if store is None:
             store = self._stores[record.connection_id] = BookStore()
@@ -159,14 +204,16 @@ class JournalProcessor:
             if type(message) is DeltaMessage and book is not None and book.needs_resync:
                 self.stats.dropped_stale += 1
             return
-        ts = received_at
-        if type(message) is DeltaMessage:
-            ts = parse_exchange_ts(message.msg.ts, received_at)
-        lag = (received_at - ts).total_seconds()
-        self.stats.max_lag_s = max(self.stats.max_lag_s, lag)
-        self.stats.last_received_at[top.market_ticker] = received_at
-        self._quotes.append(
-            quote_row(top, record.position, ts, received_at, self.source, self.sizes_known)
+        received_ns = record.received_ns
+        ts_ns = received_ns
+        if type(message) is DeltaMessage and message.msg.ts is not None:
+            ts_ns = _exchange_ts_ns(message.msg.ts, received_ns)
+            lag_s = (received_ns - ts_ns) / 1e9
+            if lag_s > self.stats.max_lag_s:
+                self.stats.max_lag_s = lag_s
+        self._last_received_ns[top.market_ticker] = received_ns
+        self._quotes.add(
+            top, f"{record.segment}@{record.offset}", ts_ns, received_ns, self.sizes_known
         )
 
     def _trade_row(self, body: dict[str, Any], received_at: datetime) -> dict[str, Any]:
@@ -190,16 +237,22 @@ class JournalProcessor:
         if not ticker or not event_type:
             return  # event_lifecycle messages (per event, not market) carry no market
         value = body.get("settlement_value")
-        self._lifecycle.append({
-            "market_ticker": str(ticker),
-            "event_type": str(event_type),
-            "ts": parse_exchange_ts(body.get("ts"), received_at),
-            "result": body.get("result") or None,
-            "settlement_value_cc": None if value in (None, "") else parse_price(str(value)),
-            "payload": raw.decode("utf-8", errors="replace"),
-        })
-        status = {"activated": "active", "deactivated": "inactive", "determined": "determined",
-                  "settled": "finalized"}.get(str(event_type))
+        self._lifecycle.append(
+            {
+                "market_ticker": str(ticker),
+                "event_type": str(event_type),
+                "ts": parse_exchange_ts(body.get("ts"), received_at),
+                "result": body.get("result") or None,
+                "settlement_value_cc": None if value in (None, "") else parse_price(str(value)),
+                "payload": raw.decode("utf-8", errors="replace"),
+            }
+        )
+        status = {
+            "activated": "active",
+            "deactivated": "inactive",
+            "determined": "determined",
+            "settled": "finalized",
+        }.get(str(event_type))
         if status:
             self._market_updates.append((str(ticker), status, body.get("result") or None))
 
@@ -207,12 +260,13 @@ class JournalProcessor:
 
     @property
     def pending_rows(self) -> int:
-        return len(self._quotes) + len(self._trades) + len(self._lifecycle)
+        return self._quotes.size + len(self._trades) + len(self._lifecycle)
 
     def flush(self) -> None:
         """Write buffered rows, then record how far the journal has been applied."""
         wh = self.warehouse
-        self.stats.quotes += wh.upsert("quotes", self._quotes)
+        if self._quotes.size:
+            self.stats.quotes += wh.upsert("quotes", self._quotes.to_arrow(self.source))
         self.stats.trades += wh.upsert("trades", self._trades)
         self.stats.lifecycle += wh.upsert("lifecycle_events", self._lifecycle)
         if self._market_updates:
@@ -226,11 +280,20 @@ class JournalProcessor:
         now = datetime.now(UTC)
         wh.upsert(
             "journal_progress",
-            [{"segment": s, "applied_offset": o, "updated_at": now}
-             for s, o in self._progress.items()],
+            [
+                {"segment": s, "applied_offset": o, "updated_at": now}
+                for s, o in self._progress.items()
+            ],
             update=True,
         )
-        self._quotes, self._trades, self._lifecycle, self._market_updates = [], [], [], []
+        self._quotes = QuoteColumns()
+        self._trades, self._lifecycle, self._market_updates = [], [], []
+        self.stats.last_received_at.update(
+            {
+                t: datetime.fromtimestamp(ns / 1e9, tz=UTC)
+                for t, ns in self._last_received_ns.items()
+            }
+        )
 
     def stale_markets(self) -> list[str]:
         return sorted({m for store in self._stores.values() for m in store.stale_markets()})

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import polars as pl
 import pyarrow as pa
@@ -26,7 +26,7 @@ from weather_edge.storage.schema import key_of
 
 log = logging.getLogger(__name__)
 
-Rows = Sequence[Mapping[str, Any]] | pl.DataFrame
+Rows: TypeAlias = "Sequence[Mapping[str, Any]] | pl.DataFrame | pa.Table"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -59,8 +59,13 @@ def split_statements(sql: str) -> list[str]:
 
 
 def rows_to_arrow(rows: Rows) -> pa.Table:
-    """Rows (dicts or a polars frame) -> an Arrow table, refusing naive timestamps."""
-    table = rows.to_arrow() if isinstance(rows, pl.DataFrame) else pa.Table.from_pylist(list(rows))
+    """Rows (dicts, a polars frame or an Arrow table) -> an Arrow table; naive times refused."""
+    if isinstance(rows, pa.Table):
+        table = rows
+    elif isinstance(rows, pl.DataFrame):
+        table = rows.to_arrow()
+    else:
+        table = pa.Table.from_pylist(list(rows))
     for field in table.schema:
         if pa.types.is_timestamp(field.type) and field.type.tz is None:
             raise WarehouseError(
