@@ -146,6 +146,16 @@ def bench_book(messages: int) -> None:
     click.echo(run_book_bench(messages, echo=click.echo))
 
 
+@bench.command("ingest")
+@click.option("--messages", type=int, default=200_000, show_default=True)
+@click.option("--rss-messages", type=int, default=1_000_000, show_default=True)
+def bench_ingest(messages: int, rss_messages: int) -> None:
+    """Messages/s into journal and tables, from file and over loopback, with RSS growth."""
+    from weather_edge.bench.ingest import run_ingest_bench
+
+    click.echo(run_ingest_bench(messages, rss_messages, echo=click.echo))
+
+
 def run() -> None:  # pragma: no cover - console entry for `python -m weather_edge.cli`
     sys.exit(main())
 

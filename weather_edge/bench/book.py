@@ -192,6 +192,13 @@ def _best_time(run: Callable[[], object], repeats: int) -> float:
     return best
 
 
+def recorded_stream(n_messages: int, seed_value: int = _SEED) -> tuple[list[bytes], str]:
+    """A recorded-like WS stream (snapshots, then deltas) and a line saying where it came from."""
+    rng = random.Random(seed_value)
+    seed = _recorded_seed() or _synthetic_seed(rng)
+    return build_stream(n_messages, seed, rng), seed.source
+
+
 def run_book_bench(
     n_messages: int = 200_000, *, repeats: int = 3, echo: Callable[[str], None] = print
 ) -> str:
