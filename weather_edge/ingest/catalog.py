@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
-
 from weather_edge.ingest.markets import market_row
+from weather_edge.kalshi.errors import NotFoundError
 from weather_edge.kalshi.models import Market
 from weather_edge.kalshi.rest import KalshiRestClient
 from weather_edge.kalshi.rules import check_market_rules
@@ -43,7 +42,14 @@ class Catalog:
 
 def catalog_market_row(market: Market, now: datetime) -> dict[str, Any] | None:
     """A ``markets`` row, or ``None`` for a market whose strikes contradict its ticker."""
-    as_json = msgspec.to_builtins(market)
+    as_json = {  # what the strike and rules checks read, in the wire's names
+        "ticker": market.ticker,
+        "event_ticker": market.event_ticker,
+        "strike_type": market.strike_type,
+        "floor_strike": market.floor_strike,
+        "cap_strike": market.cap_strike,
+        "rules_primary": market.rules_primary,
+    }
     try:
         bracket = bracket_from_market(as_json)
     except TickerError as exc:
@@ -73,14 +79,22 @@ async def discover(
     now = datetime.now(UTC)
     catalog = Catalog()
     for city in cities:
-        series = await rest.get_series(city.series_ticker)
-        catalog.series_rows.append({
-            "series_ticker": series.ticker,
-            "title": series.title,
-            "fee_type": series.fee_type,
-            "fee_multiplier": str(series.fee_multiplier),
-            "updated_at": now,
-        })
+        try:
+            series = await rest.get_series(city.series_ticker)
+        except NotFoundError:
+            catalog.problems.append(
+                f"{city.code}: the exchange lists no series {city.series_ticker}"
+            )
+            continue
+        catalog.series_rows.append(
+            {
+                "series_ticker": series.ticker,
+                "title": series.title,
+                "fee_type": series.fee_type,
+                "fee_multiplier": str(series.fee_multiplier),
+                "updated_at": now,
+            }
+        )
         async for event in rest.iter_events(
             series_ticker=city.series_ticker, status=status, with_nested_markets=True
         ):

@@ -224,7 +224,10 @@ def _refuse_broken_book_message(raw: bytes | str, exc: msgspec.DecodeError) -> N
     """Raise for a broken book frame; return quietly for a well-formed frame of another type."""
     if not isinstance(exc, msgspec.ValidationError):
         raise KalshiProtocolError(f"not a JSON message: {exc}") from None
-    kind = _TYPE_DECODER.decode(raw).type
+    try:
+        kind = _TYPE_DECODER.decode(raw).type
+    except msgspec.DecodeError as whole:  # the tag was read, but the frame breaks further on
+        raise KalshiProtocolError(f"not a JSON message: {whole}") from None
     if kind in BOOK_MESSAGE_TYPES:
         raise KalshiProtocolError(f"malformed {kind} message: {exc}") from None
 

@@ -298,3 +298,12 @@ def test_apply_snapshot_reports_whether_the_top_changed() -> None:
     assert book.apply_snapshot([(4_500, 100)], []) is True
     assert book.apply_snapshot([(4_500, 100), (4_000, 7)], []) is False  # only deeper levels
     assert book.apply_snapshot([(4_500, 101)], []) is True  # the best size changed
+
+
+def test_a_frame_broken_after_its_type_tag_is_a_protocol_error() -> None:
+    from weather_edge.kalshi.book import decode_book_message
+    from weather_edge.kalshi.errors import KalshiProtocolError
+
+    broken = b'{"type":"trade","sid":2,"msg":{"trade_id":"t1","market_ticker" "X"}}'
+    with pytest.raises(KalshiProtocolError):
+        decode_book_message(broken)
