@@ -25,6 +25,8 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 
+echo "== dbt manifest"
+.venv/bin/weather-edge dbt-prepare
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy"

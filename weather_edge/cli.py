@@ -132,6 +132,62 @@ def replay(data_dir: Path | None, path: Path, speed: float | None) -> None:
         )
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same market.")
+@click.option("--city", "cities", multiple=True, help="Registry city code (repeatable).")
+@click.option("--day", "days", multiple=True, help="Climate day YYYY-MM-DD to list (repeatable).")
+@click.option("--start", default=None, help="Simulated start, ISO 8601 with zone (default: now).")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Clock speed; 0 freezes.")
+@click.option(
+    "--rate-limit", type=float, default=20.0, show_default=True, help="Requests/s per key."
+)
+@click.option("--key", "keys", multiple=True, help="KEY_ID=public_key.pem to accept (repeatable).")
+@click.option("--no-agents", is_flag=True, help="No synthetic liquidity.")
+@click.option("--fault", "faults", multiple=True, help="NAME=VALUE fault injection (repeatable).")
+def sim(
+    host: str,
+    port: int,
+    seed: int,
+    cities: tuple[str, ...],
+    days: tuple[str, ...],
+    start: str | None,
+    speed: float,
+    rate_limit: float,
+    keys: tuple[str, ...],
+    no_agents: bool,
+    faults: tuple[str, ...],
+) -> None:
+    """Run the local exchange (Kalshi REST + WebSocket, NWS-shaped weather) in the foreground."""
+    from weather_edge.sim.server import main as sim_main
+
+    argv = [
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--seed",
+        str(seed),
+        "--speed",
+        str(speed),
+        "--rate-limit",
+        str(rate_limit),
+    ]
+    argv += [a for c in cities for a in ("--city", c)] + [a for d in days for a in ("--day", d)]
+    argv += [a for k in keys for a in ("--key", k)] + [a for f in faults for a in ("--fault", f)]
+    argv += (["--start", start] if start else []) + (["--no-agents"] if no_agents else [])
+    raise SystemExit(sim_main(argv))
+
+
+@main.command("dbt-prepare")
+def dbt_prepare() -> None:
+    """Parse the dbt project once (build/install time) so code loads never run dbt."""
+    from weather_edge.defs.dbt_assets import prepare_dbt_project
+
+    click.echo(f"dbt manifest ready: {prepare_dbt_project()}")
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks: each prints its figure and its ratio against a baseline run alongside."""
@@ -154,6 +210,15 @@ def bench_ingest(messages: int, rss_messages: int) -> None:
     from weather_edge.bench.ingest import run_ingest_bench
 
     click.echo(run_ingest_bench(messages, rss_messages, echo=click.echo))
+
+
+@bench.command("decide")
+@click.option("--changes", type=int, default=10_000, show_default=True)
+def bench_decide(changes: int) -> None:
+    """Book change -> recorded decision with a cached prediction: p50 and p99 latency."""
+    from weather_edge.bench.decide import run_decide_bench
+
+    click.echo(run_decide_bench(changes, echo=click.echo))
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m weather_edge.cli`

@@ -5,19 +5,21 @@ from __future__ import annotations
 import dagster as dg
 
 from weather_edge.defs import ingestion, storage
+from weather_edge.defs.dbt_assets import dbt_definitions
 from weather_edge.defs.resources import build_resources
 from weather_edge.settings import Settings, load_settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """The whole graph with resources for ``settings`` (embedded default or production)."""
-    return dg.Definitions(
+    core = dg.Definitions(
         assets=dg.load_assets_from_modules([storage, ingestion]),
         asset_checks=dg.load_asset_checks_from_modules([ingestion]),
         jobs=[ingestion.quote_ingestion],
         sensors=[ingestion.quote_ingestion_keeper],
         resources=build_resources(settings),
     )
+    return dg.Definitions.merge(core, dbt_definitions(settings))
 
 
 defs = build_definitions(load_settings())

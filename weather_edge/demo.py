@@ -27,7 +27,9 @@ def run_demo(data_dir: Path | None, echo: Callable[[str], None] = print) -> str:
     echo(f"[2/3] loaded the Dagster definitions: {len(keys)} assets ({', '.join(keys)})")
     with dg.DagsterInstance.ephemeral() as instance:
         unpartitioned = [
-            k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is None
+            k
+            for k in graph.get_all_asset_keys()
+            if graph.get(k).is_materializable and graph.get(k).partitions_def is None
         ]
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
             instance=instance, asset_selection=unpartitioned

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -24,6 +27,41 @@ def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():
         pytest.fail(f"the fixtures are expected at {SHARED_FIXTURES} (../shared beside the repo)")
     return SHARED_FIXTURES
+
+
+# --- a throwaway RSA key for the Kalshi protocol (never a real one) ---------------------------
+
+KEY_ID = "test-key-0001"
+
+
+@pytest.fixture(scope="session")
+def private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def private_pem(private_key: rsa.RSAPrivateKey) -> bytes:
+    return private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@pytest.fixture(scope="session")
+def public_pem(private_key: rsa.RSAPrivateKey) -> bytes:
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+@pytest.fixture
+def key_file(tmp_path: Path, private_pem: bytes) -> Path:
+    path = tmp_path / "kalshi.pem"
+    path.write_bytes(private_pem)
+    os.chmod(path, 0o600)
+    return path
+
 
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
