@@ -263,29 +263,26 @@ class JournalProcessor:
         return self._quotes.size + len(self._trades) + len(self._lifecycle)
 
     def flush(self) -> None:
-        """Write buffered rows, then record how far the journal has been applied."""
+        """Write buffered rows and how far the journal has been applied, in one transaction."""
         wh = self.warehouse
-        if self._quotes.size:
-            self.stats.quotes += wh.upsert("quotes", self._quotes.to_arrow(self.source))
-        self.stats.trades += wh.upsert("trades", self._trades)
-        self.stats.lifecycle += wh.upsert("lifecycle_events", self._lifecycle)
-        if self._market_updates:
-            with wh.session() as s:
-                for ticker, status, result in self._market_updates:
-                    s.execute(
-                        "UPDATE markets SET status = ?, result = COALESCE(?, result), "
-                        "updated_at = ? WHERE ticker = ?",
-                        (status, result, datetime.now(UTC), ticker),
-                    )
         now = datetime.now(UTC)
-        wh.upsert(
-            "journal_progress",
-            [
-                {"segment": s, "applied_offset": o, "updated_at": now}
-                for s, o in self._progress.items()
-            ],
-            update=True,
-        )
+        with wh.session() as s:
+            if self._quotes.size:
+                quotes = self._quotes.to_arrow(self.source)
+                self.stats.quotes += wh.upsert("quotes", quotes, session=s, unique_keys=True)
+            self.stats.trades += wh.upsert("trades", self._trades, session=s)
+            self.stats.lifecycle += wh.upsert("lifecycle_events", self._lifecycle, session=s)
+            for ticker, status, result in self._market_updates:
+                s.execute(
+                    "UPDATE markets SET status = ?, result = COALESCE(?, result), "
+                    "updated_at = ? WHERE ticker = ?",
+                    (status, result, now, ticker),
+                )
+            progress = [
+                {"segment": seg, "applied_offset": off, "updated_at": now}
+                for seg, off in self._progress.items()
+            ]
+            wh.upsert("journal_progress", progress, update=True, session=s)
         self._quotes = QuoteColumns()
         self._trades, self._lifecycle, self._market_updates = [], [], []
         self.stats.last_received_at.update(
@@ -321,7 +318,7 @@ class JournalProcessor:
             for record in read_segment(path, start):
                 self.process(record)
                 seen += 1
-                if self.pending_rows >= batch_rows:
+                if not seen % 1024 and self.pending_rows >= batch_rows:
                     self.flush()
         self.flush()
         return seen

@@ -107,7 +107,8 @@ class Warehouse(ABC):
         """A context manager yielding a ``Session`` that commits on success."""
 
     @abstractmethod
-    def _bulk_upsert(self, table: str, data: pa.Table, update: bool) -> int: ...
+    def _upsert_in(self, session: Any, table: str, data: pa.Table, update: bool) -> int:
+        """Write ``data`` inside an open session of this backend."""
 
     def close(self) -> None:  # noqa: B027 - backends without pooled resources need nothing
         """Release pooled resources (nothing to do for the embedded backend)."""
@@ -132,10 +133,20 @@ class Warehouse(ABC):
         key_of(table)  # only known tables: the name goes into SQL
         return int(self.scalar(f"SELECT COUNT(*) FROM {table}"))
 
-    def upsert(self, table: str, rows: Rows, *, update: bool = False) -> int:
+    def upsert(
+        self,
+        table: str,
+        rows: Rows,
+        *,
+        update: bool = False,
+        session: Any = None,
+        unique_keys: bool = False,
+    ) -> int:
         """Insert rows; rows whose key exists are skipped (or updated when ``update``).
 
-        Returns how many rows were written. Re-inserting the same rows writes none.
+        Returns how many rows were written. Re-inserting the same rows writes none. Pass an
+        open ``session`` to write several tables in one transaction, and ``unique_keys`` when
+        the caller guarantees no two rows share a key (skips deduplicating the batch).
         """
         data = rows_to_arrow(rows)
         if data.num_rows == 0:
@@ -143,7 +154,12 @@ class Warehouse(ABC):
         missing = [c for c in key_of(table) if c not in data.column_names]
         if missing:
             raise WarehouseError(f"rows for {table} lack key columns {missing}")
-        return self._bulk_upsert(table, dedupe_on_key(data, key_of(table)), update)
+        if not unique_keys:
+            data = dedupe_on_key(data, key_of(table))
+        if session is not None:
+            return self._upsert_in(session, table, data, update)
+        with self.session() as own:
+            return self._upsert_in(own, table, data, update)
 
     def migrate(self) -> list[int]:
         """Apply the migrations not yet applied, each in its own transaction. Idempotent."""
@@ -235,14 +251,13 @@ class DuckDBWarehouse(Warehouse):
         assert isinstance(frame, pl.DataFrame)
         return frame
 
-    def _bulk_upsert(self, table: str, data: pa.Table, update: bool) -> int:
-        with self.session() as s:
-            s.con.register("_incoming", data)
-            try:
-                result = s.con.execute(upsert_sql(table, data.column_names, "_incoming", update))
-                written = result.fetchone()
-            finally:
-                s.con.unregister("_incoming")
+    def _upsert_in(self, session: Any, table: str, data: pa.Table, update: bool) -> int:
+        session.con.register("_incoming", data)
+        try:
+            result = session.con.execute(upsert_sql(table, data.column_names, "_incoming", update))
+            written = result.fetchone()
+        finally:
+            session.con.unregister("_incoming")
         return int(written[0]) if written else 0
 
 
@@ -325,10 +340,10 @@ class PostgresWarehouse(Warehouse):
             rows = cur.fetchall()
         return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
 
-    def _bulk_upsert(self, table: str, data: pa.Table, update: bool) -> int:
+    def _upsert_in(self, session: Any, table: str, data: pa.Table, update: bool) -> int:
         columns = data.column_names
         cols = ", ".join(columns)
-        with self.session() as s, s.con.cursor() as cur:
+        with session.con.cursor() as cur:
             cur.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS _incoming_{table} "
                 f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
