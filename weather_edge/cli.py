@@ -180,6 +180,67 @@ def sim(
     raise SystemExit(sim_main(argv))
 
 
+@main.command()
+@click.option("--city", "cities", multiple=True, help="City code (repeatable; default: all).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="History laid out like shared/data; cities without it train on simulated weather.",
+)
+@click.option("--cut", default="2025-12-01", show_default=True, help="Train before, score after.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def train(
+    cities: tuple[str, ...], data_dir: Path | None, cut: str, models_dir: Path | None
+) -> None:
+    """Train the CatBoost model of the daily high per city and write models/{city}/ + card."""
+    import datetime as dt
+
+    from weather_edge.forecasting.evaluate import train_city_model
+    from weather_edge.weather.cities import city_codes
+
+    for city in cities or city_codes():
+        click.echo(f"training {city} ...")
+        result = train_city_model(
+            city, data_dir, cut_date=dt.date.fromisoformat(cut), models_dir=models_dir
+        )
+        card = result.model.card
+        overall = next((r for r in card.holdout.get("by_lead", []) if r["lead"] == "all"), None)
+        scores = (
+            f"holdout CRPS model {overall['crps_model']} vs gaussian {overall['crps_gaussian']}"
+            if overall
+            else "no holdout"
+        )
+        click.echo(f"  {card.trained_on}; {scores}")
+        click.echo(f"  wrote {result.path}")
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A directory laid out like ../shared/data.",
+)
+@click.option("--cut", default="2025-12-01", show_default=True, help="Train before, score after.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("evaluation"))
+def evaluate(data_dir: Path, cut: str, out: Path) -> None:
+    """Score the model, the Gaussian baseline, the market and a blend on real history."""
+    import datetime as dt
+
+    from weather_edge.forecasting.evaluate import evaluate as run_evaluation
+
+    result = run_evaluation(data_dir, dt.date.fromisoformat(cut), out)
+    click.echo(result.forecast_table)
+    click.echo(result.market_table)
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"wrote {', '.join(str(f) for f in result.files)}")
+    click.echo(result.summary)
+
+
 @main.command("dbt-prepare")
 def dbt_prepare() -> None:
     """Parse the dbt project once (build/install time) so code loads never run dbt."""
@@ -210,6 +271,15 @@ def bench_ingest(messages: int, rss_messages: int) -> None:
     from weather_edge.bench.ingest import run_ingest_bench
 
     click.echo(run_ingest_bench(messages, rss_messages, echo=click.echo))
+
+
+@bench.command("predict")
+@click.option("--city", default="NYC", show_default=True)
+def bench_predict(city: str) -> None:
+    """One city's fresh inference latency and cached look-ups, p50 and p99."""
+    from weather_edge.bench.predict import run_predict_bench
+
+    click.echo(run_predict_bench(city=city, echo=click.echo))
 
 
 @bench.command("decide")
