@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -48,16 +48,18 @@ def migrate(data_dir: Path | None) -> None:
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Data directory (default: $WEATHER_EDGE_HOME or ./data).",
+    help="Data directory (default: $WEATHER_EDGE_HOME or ./data); the demo uses DIR/demo.",
 )
-def demo(data_dir: Path | None) -> None:
-    """Run the platform end to end on the embedded default (no keys, no network)."""
+@click.option("--days", type=click.IntRange(1, 7), default=2, show_default=True)
+@click.option("--city", "cities", multiple=True, help="City code (repeatable; default: all).")
+@click.option("--live", is_flag=True, help="Also place real orders on the simulator (live mode).")
+def demo(data_dir: Path | None, days: int, cities: tuple[str, ...], live: bool) -> None:
+    """Run the whole platform end to end on the simulator (no keys, no network)."""
     from weather_edge.demo import run_demo
 
-    started = time.monotonic()
-    summary = run_demo(data_dir, echo=click.echo)
-    click.echo(summary)
-    click.echo(f"demo finished in {time.monotonic() - started:.1f} s")
+    summary = run_demo(data_dir, days=days, cities=cities, live=live, echo=click.echo)
+    click.echo(summary.render())
+    click.echo(f"demo finished in {summary.seconds:.0f} s")
 
 
 DATA_DIR_OPTION = click.option(
@@ -130,6 +132,81 @@ def replay(data_dir: Path | None, path: Path, speed: float | None) -> None:
             f"replayed {r.kind}: {r.records:,} records, {r.markets} markets, "
             f"{r.stats.quotes:,} new quotes, {r.stats.trades:,} new trades"
         )
+
+
+@main.command()
+@DATA_DIR_OPTION
+@click.option("--port", type=int, default=3000, show_default=True, help="Dagster UI port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address of the UI.")
+@click.option("--speed", type=float, default=60.0, show_default=True, help="Simulator clock speed.")
+def dev(data_dir: Path | None, port: int, host: str, speed: float) -> None:
+    """The Dagster UI on the simulator, with the sensors and schedules running."""
+    import shutil
+    import socket
+    import subprocess
+
+    from weather_edge.demo import DEMO_KEY_ID, write_demo_key
+    from weather_edge.settings import load_settings
+
+    settings = load_settings(data_dir)
+    home = settings.data_dir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copy(repo / "dagster.yaml", home / "dagster.yaml")
+    key_path, public_pem = write_demo_key(settings.data_dir)
+    public_path = settings.data_dir / "demo-kalshi-key.pub.pem"
+    public_path.write_bytes(public_pem)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        sim_port = probe.getsockname()[1]
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "weather_edge.cli",
+            "sim",
+            "--port",
+            str(sim_port),
+            "--speed",
+            str(speed),
+            "--key",
+            f"{DEMO_KEY_ID}={public_path}",
+            "--rate-limit",
+            "100",
+        ]
+    )
+    base = f"http://127.0.0.1:{sim_port}"
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "WEATHER_EDGE_HOME": str(settings.data_dir),
+        "KALSHI_ENV": "custom",
+        "KALSHI_REST_URL": f"{base}/trade-api/v2",
+        "KALSHI_WS_URL": f"ws://127.0.0.1:{sim_port}/trade-api/ws/v2",
+        "KALSHI_API_KEY_ID": DEMO_KEY_ID,
+        "KALSHI_PRIVATE_KEY_PATH": str(key_path),
+        "WEATHER_EDGE_NWS_URL": f"{base}/nws",
+        "WEATHER_EDGE_OPEN_METEO_MODELS": "",
+    }
+    click.echo(f"simulator on {base}; Dagster UI on http://{host}:{port} (Ctrl-C stops both)")
+    try:
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                "dev",
+                "-w",
+                str(repo / "workspace.yaml"),
+                "-h",
+                host,
+                "-p",
+                str(port),
+            ],
+            env=env,
+            check=False,
+        )
+    finally:
+        sim.terminate()
+        sim.wait(30)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -239,6 +316,29 @@ def evaluate(data_dir: Path, cut: str, out: Path) -> None:
         click.echo(f"note: {note}")
     click.echo(f"wrote {', '.join(str(f) for f in result.files)}")
     click.echo(result.summary)
+
+
+@main.command("load-history")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A directory laid out like shared/data (nws/, openmeteo/).",
+)
+@DATA_DIR_OPTION
+def load_history(data: Path, data_dir: Path | None) -> None:
+    """Load the real weather history into the warehouse (idempotent)."""
+    from weather_edge.settings import load_settings
+    from weather_edge.storage import open_warehouse
+    from weather_edge.weather.store import load_history as run_load
+
+    warehouse = open_warehouse(load_settings(data_dir).warehouse_url)
+    warehouse.migrate()
+    summary = run_load(data, warehouse, progress=lambda step: click.echo(f"  {step}", err=True))
+    click.echo(
+        f"loaded {summary.written():,} new rows for "
+        f"{', '.join(summary.cities) or 'no city'} in {summary.seconds:.1f} s"
+    )
 
 
 @main.command("dbt-prepare")

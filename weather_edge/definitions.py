@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from weather_edge.defs import forecasting, ingestion, storage
+from weather_edge.defs import forecasting, ingestion, storage, weather
 from weather_edge.defs.dbt_assets import dbt_definitions
 from weather_edge.defs.resources import build_resources
 from weather_edge.settings import Settings, load_settings
@@ -19,7 +19,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         sensors=[ingestion.quote_ingestion_keeper],
         resources=build_resources(settings),
     )
-    return dg.Definitions.merge(core, dbt_definitions(settings))
+    weather_defs = dg.Definitions(
+        assets=weather.WEATHER_ASSETS,
+        asset_checks=weather.WEATHER_CHECKS,
+        resources=weather.weather_resources(settings),
+    )
+    return dg.Definitions.merge(core, weather_defs, dbt_definitions(settings))
 
 
 defs = build_definitions(load_settings())

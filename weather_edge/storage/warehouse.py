@@ -204,6 +204,10 @@ class _DuckSession:
         return rows
 
 
+_GATES: dict[str, threading.RLock] = {}
+_GATES_LOCK = threading.Lock()
+
+
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
 
@@ -212,8 +216,10 @@ class DuckDBWarehouse(Warehouse):
         self.path = path
         self.lock_timeout_s = lock_timeout_s
         path.parent.mkdir(parents=True, exist_ok=True)
-        # One process may open a DuckDB file once; threads of this process share the gate.
-        self._gate = threading.RLock()
+        # Every warehouse object of this process on the same file takes turns: DuckDB shares
+        # one database instance per file within a process.
+        with _GATES_LOCK:
+            self._gate = _GATES.setdefault(str(path.resolve()), threading.RLock())
 
     def _open(self) -> Any:
         import duckdb

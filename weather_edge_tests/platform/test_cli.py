@@ -43,21 +43,42 @@ def test_version_prints_the_package_version() -> None:
     assert result.output.strip() == f"weather-edge {__version__}"
 
 
-def test_demo_creates_the_warehouse_and_reports_it(tmp_path: Path) -> None:
+def test_demo_runs_the_platform_end_to_end_on_the_simulator(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "weather_edge.cli", "demo", "--data-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "weather_edge.cli",
+            "demo",
+            "--data-dir",
+            str(tmp_path),
+            "--days",
+            "1",
+            "--city",
+            "NYC",
+        ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "demo summary:" in result.stdout
-    assert (tmp_path / "warehouse.duckdb").is_file()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "demo summary" in out
+    numbers = {
+        line.split()[0]: line.split()[-1].replace(",", "")
+        for line in out.splitlines()
+        if line.startswith("  ") and len(line.split()) >= 2
+    }
+    assert int(numbers["markets"]) >= 6
+    assert int(numbers["quotes"]) > 100
+    assert "failed checks     none" in out
     from weather_edge.storage import open_warehouse
 
-    warehouse = open_warehouse(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
-    assert warehouse.applied_migrations()
+    warehouse = open_warehouse(f"duckdb:///{tmp_path / 'demo' / 'warehouse.duckdb'}")
+    assert warehouse.count("forecasts") > 0
+    assert warehouse.count("bracket_predictions") > 0
+    assert warehouse.count("climate_reports") > 0
 
 
 def free_port() -> int:
