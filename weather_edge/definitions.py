@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from weather_edge.defs import forecasting, ingestion, storage, weather
+from weather_edge.defs import forecasting, ingestion, storage, trading, weather
 from weather_edge.defs.dbt_assets import dbt_definitions
 from weather_edge.defs.resources import build_resources
 from weather_edge.settings import Settings, load_settings
@@ -13,9 +13,12 @@ from weather_edge.settings import Settings, load_settings
 def build_definitions(settings: Settings) -> dg.Definitions:
     """The whole graph with resources for ``settings`` (embedded default or production)."""
     core = dg.Definitions(
-        assets=dg.load_assets_from_modules([storage, ingestion, forecasting]),
+        assets=[
+            *dg.load_assets_from_modules([storage, ingestion, forecasting]),
+            *trading.TRADING_ASSETS,
+        ],
         asset_checks=dg.load_asset_checks_from_modules([ingestion]),
-        jobs=[ingestion.quote_ingestion],
+        jobs=[ingestion.quote_ingestion, *trading.TRADING_JOBS],
         sensors=[ingestion.quote_ingestion_keeper],
         resources=build_resources(settings),
     )

@@ -2,6 +2,7 @@
 catalog, and partitioned micro-batch assets over what landed."""
 
 import asyncio
+import os
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -21,6 +22,9 @@ from weather_edge.ingest.streamer import (
 from weather_edge.kalshi.errors import NotFoundError
 from weather_edge.kalshi.rest import KalshiRestClient
 from weather_edge.kalshi.tickers import EventTicker
+from weather_edge.storage import Warehouse
+from weather_edge.trading.config import PARAMS_FILE_ENV, TradingParams
+from weather_edge.trading.fastpath import FastPath
 from weather_edge.weather.cities import get_city
 
 INGESTION_TAG = "weather_edge/ingestion"
@@ -45,6 +49,8 @@ class QuoteIngestionConfig(dg.Config):
     catalog_refresh_s: float = 300.0
     stale_after_s: float = 60.0
     health_interval_s: float = 30.0
+    fast_path: bool = False  # evaluate every book change with the cached prediction
+    trading_params_file: str | None = None  # default: $WEATHER_EDGE_TRADING_PARAMS
 
 
 @dg.op(tags={"kind": "stream"})
@@ -67,8 +73,23 @@ def stream_quotes(
     def observe(health: StreamHealth) -> None:
         context.log_event(dg.AssetObservation(asset_key="quotes", metadata=health.metadata()))
 
+    listener_factory = None
+    if config.fast_path:
+        params_file = config.trading_params_file or os.environ.get(PARAMS_FILE_ENV)
+        params = TradingParams.from_file(params_file) if params_file else TradingParams()
+
+        def listener_factory(wh: Warehouse) -> FastPath:
+            return FastPath(params, wh, cities=config.cities)
+
     health = asyncio.run(
-        stream_window(warehouse.settings(), kalshi.config(), kalshi.signer(), options, observe)
+        stream_window(
+            warehouse.settings(),
+            kalshi.config(),
+            kalshi.signer(),
+            options,
+            observe,
+            listener_factory,
+        )
     )
     observe(health)
     return dg.Output(health.metadata(), metadata=health.metadata())

@@ -74,7 +74,8 @@ def decide(
                 cursor,
             )
     # One key per request: a window that ended early (a deploy) may be followed at once.
-    cursor = KeeperCursor(cursor.consecutive_failures, cursor.last_counted_run_id,
-                          cursor.requests + 1)
+    cursor = KeeperCursor(
+        cursor.consecutive_failures, cursor.last_counted_run_id, cursor.requests + 1
+    )
     run_key = f"quote-ingestion-{now:%Y%m%dT%H%M%S}-{cursor.requests}"
     return KeeperDecision(True, "no ingestion run is active", cursor, run_key)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -23,6 +23,7 @@ from weather_edge.kalshi.book import (
     BookIntegrityError,
     BookStore,
     DeltaMessage,
+    OrderBook,
     TopOfBook,
     decode_book_message,
 )
@@ -113,6 +114,17 @@ class QuoteColumns:
         )
 
 
+class BookListener(Protocol):
+    """Told of every top-of-book change as it is derived (e.g. the trading fast path).
+
+    It may also define ``on_trade(ticker, ts, count_cq)`` and ``flush()``; it must not raise.
+    """
+
+    def __call__(
+        self, ticker: str, top: TopOfBook, received_ns: int, book: OrderBook | None = None
+    ) -> object: ...
+
+
 @dataclass
 class ProcessorStats:
     records: int = 0
@@ -132,9 +144,15 @@ class JournalProcessor:
     """Applies journal records to books and buffers the derived rows for the warehouse."""
 
     def __init__(
-        self, warehouse: Warehouse, *, source: str = "ws", sizes_known: bool = True
+        self,
+        warehouse: Warehouse,
+        *,
+        source: str = "ws",
+        sizes_known: bool = True,
+        listener: BookListener | None = None,
     ) -> None:
         self.warehouse = warehouse
+        self.listener = listener
         self.source = source
         self.sizes_known = sizes_known  # tick logs record prices only
         self.stats = ProcessorStats()
@@ -183,7 +201,11 @@ class JournalProcessor:
         self.stats.by_type[kind] += 1
         body = envelope.get("msg") or {}
         if kind == "trade":
-            self._trades.append(self._trade_row(body, received_at))
+            trade = self._trade_row(body, received_at)
+            self._trades.append(trade)
+            on_trade = getattr(self.listener, "on_trade", None)
+            if on_trade is not None:
+                on_trade(trade["market_ticker"], trade["ts"], trade["count_cq"])
         elif kind == "market_lifecycle_v2":
             self._lifecycle_row(body, received_at, raw)
 
@@ -215,6 +237,8 @@ class JournalProcessor:
         self._quotes.add(
             top, f"{record.segment}@{record.offset}", ts_ns, received_ns, self.sizes_known
         )
+        if self.listener is not None:
+            self.listener(top.market_ticker, top, received_ns, store.books.get(top.market_ticker))
 
     def _trade_row(self, body: dict[str, Any], received_at: datetime) -> dict[str, Any]:
         try:
@@ -285,6 +309,9 @@ class JournalProcessor:
             wh.upsert("journal_progress", progress, update=True, session=s)
         self._quotes = QuoteColumns()
         self._trades, self._lifecycle, self._market_updates = [], [], []
+        listener_flush = getattr(self.listener, "flush", None)
+        if listener_flush is not None:
+            listener_flush()
         self.stats.last_received_at.update(
             {
                 t: datetime.fromtimestamp(ns / 1e9, tz=UTC)

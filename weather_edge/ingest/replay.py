@@ -161,8 +161,12 @@ def replay(
             captures = read_raw_orderbooks(source)
             tickers = [c.market_ticker for c in captures]
             records: Iterator[JournalRecord] = (
-                _record(source.name, i, c.fetched_at,
-                        snapshot_message(c.market_ticker, list(c.yes_levels), list(c.no_levels)))
+                _record(
+                    source.name,
+                    i,
+                    c.fetched_at,
+                    snapshot_message(c.market_ticker, list(c.yes_levels), list(c.no_levels)),
+                )
                 for i, c in enumerate(sorted(captures, key=lambda c: c.fetched_at))
             )
             total = len(captures)

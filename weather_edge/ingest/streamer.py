@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from weather_edge.ingest.catalog import Catalog, discover
-from weather_edge.ingest.processor import JournalProcessor
+from weather_edge.ingest.processor import BookListener, JournalProcessor
 from weather_edge.kalshi.auth import KalshiSigner
 from weather_edge.kalshi.config import KalshiConfig
 from weather_edge.kalshi.rest import KalshiRestClient
 from weather_edge.kalshi.tickers import parse_market_ticker
 from weather_edge.kalshi.ws import KalshiWebSocket, RawMessage
 from weather_edge.settings import Settings
-from weather_edge.storage import open_warehouse
+from weather_edge.storage import Warehouse, open_warehouse
 from weather_edge.storage.journal import NO_SEQ, NO_SID, JournalWriter
 from weather_edge.weather.cities import get_city, registry
 
@@ -96,6 +96,7 @@ class QuoteStreamer:
         signer: KalshiSigner | None,
         options: StreamOptions | None = None,
         on_health: Callable[[StreamHealth], None] | None = None,
+        listener_factory: Callable[[Warehouse], BookListener] | None = None,
     ) -> None:
         self.settings = settings
         self.kalshi = kalshi
@@ -105,7 +106,8 @@ class QuoteStreamer:
         self.warehouse = open_warehouse(settings.warehouse_url)
         self.warehouse.migrate()
         self.journal = JournalWriter(settings.journal_dir, flush_every=256)
-        self.processor = JournalProcessor(self.warehouse)
+        listener = listener_factory(self.warehouse) if listener_factory else None
+        self.processor = JournalProcessor(self.warehouse, listener=listener)
         self.health = StreamHealth(started_at=datetime.now(UTC))
         self._stop = asyncio.Event()
         self._ws: KalshiWebSocket | None = None
@@ -244,9 +246,10 @@ async def stream_window(
     signer: KalshiSigner | None,
     options: StreamOptions | None = None,
     on_health: Callable[[StreamHealth], None] | None = None,
+    listener_factory: Callable[[Warehouse], BookListener] | None = None,
 ) -> StreamHealth:
     started = time.monotonic()
-    streamer = QuoteStreamer(settings, kalshi, signer, options, on_health)
+    streamer = QuoteStreamer(settings, kalshi, signer, options, on_health, listener_factory)
     health = await streamer.run()
     log.info("stream window ended after %.0f s: %s", time.monotonic() - started, health.metadata())
     return health

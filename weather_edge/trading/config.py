@@ -38,6 +38,7 @@ from weather_edge.kalshi.config import ENV_KEY_ID, ENV_KEY_PATH
 from weather_edge.money import MONEY_SCALE, PRICE_SCALE, SIZE_SCALE
 from weather_edge.weather.cities import city_codes
 
+PARAMS_FILE_ENV = "WEATHER_EDGE_TRADING_PARAMS"  # a TradingParams file for the deployment
 LIVE_CONFIRMATION_PHRASE = "I understand this places real orders with real money"
 """The exact text ``live_confirmation`` must hold before live mode may place an order."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -29,15 +30,31 @@ from weather_edge_tests.ingest.simhelp import (
 )
 
 
-def run_job(sim: Any, key_file: Path, data_dir: Path, duration_s: float) -> Any:
+def run_job(
+    sim: Any, key_file: Path, data_dir: Path, duration_s: float, fast_path: bool = False
+) -> Any:
     url = f"duckdb:///{data_dir / 'warehouse.duckdb'}"
     return quote_ingestion.execute_in_process(
-        run_config={"ops": {"stream_quotes": {"config": {
-            "duration_s": duration_s, "health_interval_s": 1.0, "stale_after_s": 30.0}}}},
+        run_config={
+            "ops": {
+                "stream_quotes": {
+                    "config": {
+                        "duration_s": duration_s,
+                        "health_interval_s": 1.0,
+                        "stale_after_s": 30.0,
+                        "fast_path": fast_path,
+                    }
+                }
+            }
+        },
         resources={
-            "kalshi": KalshiResource(environment="custom", rest_url=sim.rest_url,
-                                     ws_url=sim.ws_url, api_key_id=KEY_ID,
-                                     private_key_path=str(key_file)),
+            "kalshi": KalshiResource(
+                environment="custom",
+                rest_url=sim.rest_url,
+                ws_url=sim.ws_url,
+                api_key_id=KEY_ID,
+                private_key_path=str(key_file),
+            ),
             "warehouse": WarehouseResource(url=url, data_dir=str(data_dir)),
         },
     )
@@ -71,8 +88,11 @@ def test_a_job_run_stores_exactly_what_the_simulator_sent(
     assert len(tops) > 20, "the simulated market barely moved"
     assert warehouse.count("quotes") == len(tops)
     assert latest_quotes(warehouse) == final
-    sent_trades = {json.loads(m)["msg"]["trade_id"] for m in sent if '"type":"trade"' in m
-                   or '"type": "trade"' in m}
+    sent_trades = {
+        json.loads(m)["msg"]["trade_id"]
+        for m in sent
+        if '"type":"trade"' in m or '"type": "trade"' in m
+    }
     stored = {r[0] for r in warehouse.query("SELECT trade_id FROM trades")}
     assert stored == sent_trades
     assert warehouse.count("markets") == len(tickers)
@@ -80,11 +100,55 @@ def test_a_job_run_stores_exactly_what_the_simulator_sent(
     assert observations, "stream health is observed in Dagster"
 
 
+def test_the_fast_path_records_a_decision_for_every_book_change(
+    public_pem: bytes, key_file: Path, tmp_path: Path
+) -> None:
+    from weather_edge.ingest.streamer import QuoteStreamer, StreamOptions
+    from weather_edge.kalshi.auth import KalshiSigner
+    from weather_edge.kalshi.config import KalshiConfig
+    from weather_edge.settings import Settings
+    from weather_edge.trading.config import TradingParams
+    from weather_edge.trading.fastpath import FastPath
+
+    settings = Settings(tmp_path, f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    paths: list[FastPath] = []
+    with simulator(public_pem, cities=("NYC",)) as sim:
+
+        def fast_path(wh: Any) -> FastPath:  # the exchange's clock is the trading clock
+            paths.append(FastPath(TradingParams(), wh, cities=("NYC",), clock=sim.clock.now))
+            return paths[-1]
+
+        config = KalshiConfig.for_environment("custom", rest_url=sim.rest_url, ws_url=sim.ws_url)
+        streamer = QuoteStreamer(
+            settings,
+            config,
+            KalshiSigner.from_file(KEY_ID, key_file),
+            StreamOptions(duration_s=5.0, cities=("NYC",)),
+            listener_factory=fast_path,
+        )
+        with advancing(sim, seconds=3.0):
+            asyncio.run(streamer.run())
+    warehouse = open_warehouse(settings.warehouse_url)
+    decisions = warehouse.query_frame("SELECT market_ticker, reason, would_trade FROM decisions")
+    evaluated = paths[0].stats.evaluated
+    # identical evaluations (same market, instant and book on the stepped simulator clock)
+    # share one deterministic id, so rows can be fewer than evaluations, never more
+    assert 0 < decisions.height <= evaluated and paths[0].stats.errors == 0
+    # no prediction was stored in this run: every evaluation says so, and none trades
+    assert set(decisions["reason"]) == {"no_prediction"}
+    assert not decisions["would_trade"].any()
+
+
 @pytest.mark.parametrize(
     "faults",
     [
-        FaultConfig(seed=3, ws_skip_seq_rate=0.02, ws_duplicate_rate=0.03, ws_reorder_rate=0.02,
-                    ws_malformed_rate=0.01),
+        FaultConfig(
+            seed=3,
+            ws_skip_seq_rate=0.02,
+            ws_duplicate_rate=0.03,
+            ws_reorder_rate=0.02,
+            ws_malformed_rate=0.01,
+        ),
         FaultConfig(seed=4, ws_drop_every_seconds=1.0, rest_500_rate=0.1, rest_429_rate=0.1),
     ],
     ids=["gaps-duplicates-reorders-malformed", "drops-and-rest-errors"],
