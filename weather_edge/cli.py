@@ -52,12 +52,11 @@ def migrate(data_dir: Path | None) -> None:
 )
 @click.option("--days", type=click.IntRange(1, 7), default=2, show_default=True)
 @click.option("--city", "cities", multiple=True, help="City code (repeatable; default: all).")
-@click.option("--live", is_flag=True, help="Also place real orders on the simulator (live mode).")
-def demo(data_dir: Path | None, days: int, cities: tuple[str, ...], live: bool) -> None:
+def demo(data_dir: Path | None, days: int, cities: tuple[str, ...]) -> None:
     """Run the whole platform end to end on the simulator (no keys, no network)."""
     from weather_edge.demo import run_demo
 
-    summary = run_demo(data_dir, days=days, cities=cities, live=live, echo=click.echo)
+    summary = run_demo(data_dir, days=days, cities=cities, echo=click.echo)
     click.echo(summary.render())
     click.echo(f"demo finished in {summary.seconds:.0f} s")
 

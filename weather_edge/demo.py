@@ -48,7 +48,6 @@ class DemoSummary:
     shadow_fills: int = 0
     brier: dict[str, float] = field(default_factory=dict)
     report: str = ""
-    live_orders: int = 0
     failed_checks: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -70,8 +69,6 @@ class DemoSummary:
             f"  failed checks     {', '.join(self.failed_checks) or 'none'}",
             f"  report            {self.report or 'n/a'}",
         ]
-        if self.live_orders:
-            lines.insert(-2, f"  live orders       {self.live_orders}")
         return "\n".join(lines)
 
 
@@ -264,7 +261,6 @@ def run_demo(
     *,
     days: int = 2,
     cities: tuple[str, ...] = (),
-    live: bool = False,
     seed: int = 7,
     echo: Echo = print,
 ) -> DemoSummary:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from weather_edge.bench.book import recorded_stream
 from weather_edge.ingest.processor import JournalProcessor
@@ -96,25 +97,39 @@ def baseline_rate(frames: list[bytes], workdir: Path) -> float:
     return len(frames) / (time.perf_counter() - started)
 
 
-async def _socket_run(frames: list[bytes], workdir: Path) -> float:
-    """A loopback server streams the frames; the real client journals, the processor follows."""
-    import websockets
+def _serve_frames(frames: list[bytes], port_out: Any) -> None:
+    """A loopback server in its own process: it sends the frames once a client subscribes."""
+    from websockets.asyncio.server import serve
 
-    async def serve(connection: websockets.ServerConnection) -> None:
+    async def handler(connection: Any) -> None:
         command = json.loads(await connection.recv())
-        await connection.send(
-            json.dumps(
-                {
-                    "id": command["id"],
-                    "type": "subscribed",
-                    "msg": {"channel": "orderbook_delta", "sid": 1},
-                }
-            )
-        )
+        reply = {
+            "id": command["id"],
+            "type": "subscribed",
+            "msg": {"channel": "orderbook_delta", "sid": 1},
+        }
+        await connection.send(json.dumps(reply))
         for frame in frames:
             await connection.send(frame)
         await connection.wait_closed()
 
+    async def main() -> None:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port_out.put(next(iter(server.sockets)).getsockname()[1])
+            await asyncio.Future()
+
+    asyncio.run(main())
+
+
+async def _socket_run(frames: list[bytes], workdir: Path) -> float:
+    """The real client (journal sink, processor following) against a server process."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    port_queue: Any = ctx.Queue()
+    server = ctx.Process(target=_serve_frames, args=(frames, port_queue), daemon=True)
+    server.start()
+    port = port_queue.get(timeout=60)
     journal_dir = workdir / "socket-journal"
     writer = JournalWriter(journal_dir, flush_every=1024)
     received = 0
@@ -136,8 +151,7 @@ async def _socket_run(frames: list[bytes], workdir: Path) -> float:
     warehouse = open_warehouse(f"duckdb:///{workdir / 'socket.duckdb'}")
     warehouse.migrate()
     processor = JournalProcessor(warehouse)
-    async with websockets.serve(serve, "127.0.0.1", 0) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
+    try:
         client = KalshiWebSocket(
             f"ws://127.0.0.1:{port}/trade-api/ws/v2", sink=sink, stale_after=600.0
         )
@@ -166,6 +180,9 @@ async def _socket_run(frames: list[bytes], workdir: Path) -> float:
         elapsed = time.perf_counter() - started
         await client.close()
         await runner
+    finally:
+        server.terminate()
+        server.join(10)
     return received / elapsed
 
 
