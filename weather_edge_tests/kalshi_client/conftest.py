@@ -15,6 +15,7 @@ from weather_edge.kalshi.auth import KalshiSigner
 from weather_edge.kalshi.config import KalshiConfig, RetryPolicy
 from weather_edge.kalshi.models import Action, Market, OrderRequest, Side, TimeInForce
 from weather_edge.kalshi.rest import KalshiRestClient
+from weather_edge.kalshi.secrets_scan import key_fingerprints
 from weather_edge.sim.matching import Side as SimSide
 from weather_edge.sim.server import Simulator, SimulatorConfig, run_simulator
 from weather_edge_tests.conftest import KEY_ID
@@ -43,16 +44,7 @@ class RecordingSigner(KalshiSigner):
 
 def key_markers(private_key: rsa.RSAPrivateKey, private_pem: bytes) -> list[str]:
     """Strings that would betray the private key if they appeared anywhere."""
-    numbers = private_key.private_numbers()
-    body = b"".join(private_pem.splitlines()[1:-1]).decode()
-    return [
-        "PRIVATE KEY",
-        body[:40],
-        body[-40:],
-        str(numbers.d)[:30],
-        str(numbers.p)[:30],
-        format(numbers.d, "x")[:30],
-    ]
+    return key_fingerprints(private_key, private_pem)
 
 
 # --- the simulator ---------------------------------------------------------------------------
