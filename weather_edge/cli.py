@@ -340,6 +340,39 @@ def load_history(data: Path, data_dir: Path | None) -> None:
     )
 
 
+@main.command()
+@DATA_DIR_OPTION
+@click.option("--from", "start", required=True, help="First climate day, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Last climate day, YYYY-MM-DD.")
+@click.option("--city", "cities", multiple=True, help="City code (repeatable; default: all).")
+def backfill(data_dir: Path | None, start: str, end: str, cities: tuple[str, ...]) -> None:
+    """Settle and score a range of climate days (what scored_snapshots does), with progress."""
+    import datetime as dt
+
+    from weather_edge.scoring import run_backfill
+    from weather_edge.settings import load_settings
+
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError as exc:
+        raise click.BadParameter(f"dates are YYYY-MM-DD: {exc}") from exc
+    if last < first:
+        raise click.BadParameter(f"--to {last} is before --from {first}")
+    run_backfill(load_settings(data_dir), first, last, list(cities) or None, echo=click.echo)
+
+
+@main.command()
+@DATA_DIR_OPTION
+@click.option("--days", type=int, default=30, show_default=True, help="The recent window.")
+def report(data_dir: Path | None, days: int) -> None:
+    """Render the calibration report (HTML with PNG panels) from the warehouse."""
+    from weather_edge.scoring import run_report
+    from weather_edge.settings import load_settings
+
+    _, text = run_report(load_settings(data_dir), last_n_days=days)
+    click.echo(text)
+
+
 @main.command("dbt-prepare")
 def dbt_prepare() -> None:
     """Parse the dbt project once (build/install time) so code loads never run dbt."""
@@ -351,6 +384,24 @@ def dbt_prepare() -> None:
 @main.group()
 def bench() -> None:
     """Benchmarks: each prints its figure and its ratio against a baseline run alongside."""
+
+
+@bench.command("all")
+@click.option("--quick", is_flag=True, help="A tenth of the default sizes (a smoke run).")
+def bench_all(quick: bool) -> None:
+    """Every benchmark in turn, then one table of figures, ratios and targets."""
+    from weather_edge.bench.all import run_all
+
+    click.echo(run_all(click.echo, quick=quick))
+
+
+@bench.command("score")
+@click.option("--rows", type=int, default=1_000_000, show_default=True)
+def bench_score(rows: int) -> None:
+    """Scoring snapshot rows, vectorized vs a row-by-row pandas baseline."""
+    from weather_edge.bench.score import run_score_bench
+
+    click.echo(run_score_bench(rows, echo=click.echo))
 
 
 @bench.command("book")
