@@ -49,6 +49,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from weather_edge.kalshi.tickers import EventTicker
 from weather_edge.money import (
     CENT_MICROS,
     MONEY_SCALE,
@@ -84,7 +85,6 @@ from weather_edge.weather.climate_day import climate_day_bounds, hours_to_climat
 LISTING_ZONE = ZoneInfo("America/New_York")
 RECENT_TRADES = 200_000  # GET /markets/trades without a ticker reaches this far back
 LISTING_HOUR = 10
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
 # ====================================================================== weather source
@@ -872,7 +872,7 @@ class SentLog:
 
 
 def event_ticker_for(city: City, day: date) -> str:
-    return f"{city.series_ticker}-{day:%y}{_MONTHS[day.month - 1]}{day:%d}"
+    return EventTicker(city.series_ticker, day).ticker
 
 
 def listing_times(city: City, day: date) -> tuple[datetime, datetime]:
