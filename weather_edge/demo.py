@@ -244,7 +244,10 @@ def _summarize(settings: Settings, summary: DemoSummary) -> None:
     summary.evaluations = wh.count("decisions")
     summary.would_trades = int(wh.scalar("SELECT COUNT(*) FROM decisions WHERE would_trade") or 0)
     summary.shadow_fills = int(wh.scalar("SELECT COUNT(*) FROM fills WHERE mode = 'shadow'") or 0)
-    pnl = wh.scalar("SELECT SUM(value) FROM scores WHERE metric = 'realized_pnl_micros'")
+    pnl = wh.scalar(  # per-day totals; the per-trade rows add up to the same
+        "SELECT SUM(value) FROM scores WHERE subject = 'trading' "
+        "AND metric = 'realized_pnl_micros'"
+    )
     summary.shadow_pnl_micros = int(pnl or 0)
     for subject, value in wh.query(
         "SELECT subject, AVG(value) FROM scores WHERE metric = 'brier' GROUP BY subject"

@@ -82,12 +82,18 @@ def render_calibration_report(
     """Render the report into ``out_dir`` (created if needed) and return its paths and summary.
 
     "Last N days" are the climate days from ``now``'s UTC date minus ``last_n_days`` on.
+    Without ``now`` the window ends at the latest scored climate day, so a backfill of old
+    history (or a simulated run) gets a full window rather than an empty one.
     """
-    now = now or dt.datetime.now(dt.UTC)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     everything = load_report_data(warehouse)
-    first_day = now.astimezone(dt.UTC).date() - dt.timedelta(days=last_n_days)
+    if now is None:
+        latest = everything.scores["climate_day"].max() if everything.scores.height else None
+        end = latest if isinstance(latest, dt.date) else dt.datetime.now(dt.UTC).date()
+    else:
+        end = now.astimezone(dt.UTC).date()
+    first_day = end - dt.timedelta(days=last_n_days)
     windows: list[Window] = [
         (f"last {last_n_days} days", everything.since(first_day)),
         ("cumulative", everything),
@@ -99,7 +105,7 @@ def render_calibration_report(
     _render_grid(images["subjects"], windows, SUBJECT_METRICS, _draw_subject_metric)
     _render_grid(images["pnl"], windows, ("cumulative", "drawdown"), _draw_pnl)
     _render_panel(images["ev"], windows, _draw_ev)
-    summary = summarize(windows, now=now, last_n_days=last_n_days)
+    summary = summarize(windows, now=now or dt.datetime.now(dt.UTC), last_n_days=last_n_days)
     page = out / "calibration_report.html"
     page.write_text(_html(images, summary, windows), encoding="utf-8")
     return CalibrationReport(html=page, images=images, summary=summary)
