@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,11 +49,23 @@ def parse_exchange_ts(value: Any, fallback: datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _exchange_ts_ns(value: str | int, fallback_ns: int) -> int:
+    """A message's exchange ``ts`` in integer nanoseconds (hot path: no float round trip)."""
     if isinstance(value, int):
         return value * (1_000_000 if value > 10**11 else 1_000_000_000)
-    fallback = datetime.fromtimestamp(fallback_ns / 1e9, tz=UTC)
-    return int(parse_exchange_ts(value, fallback).timestamp() * 1e6) * 1000
+    if value.isdigit():
+        return _exchange_ts_ns(int(value), fallback_ns)
+    try:
+        parsed = datetime.fromisoformat(value)  # 3.11 reads the trailing "Z" itself
+    except ValueError:
+        return fallback_ns
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return ((parsed - _EPOCH) // _MICROSECOND) * 1000
 
 
 class QuoteColumns:
