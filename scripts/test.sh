@@ -32,4 +32,6 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/pytest -n 2 "$@"
+.venv/bin/pytest -n 2 --ignore=weather_edge_tests/reliability "$@"
+echo "== reliability (alone: it restarts the shared PostgreSQL)"
+.venv/bin/pytest -s weather_edge_tests/reliability "$@"

@@ -69,6 +69,7 @@ class StreamHealth:
     lifecycle_written: int = 0
     last_message_age_s: dict[str, float] = field(default_factory=dict)
     catalog_problems: list[str] = field(default_factory=list)
+    apply_failures: int = 0
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -82,6 +83,7 @@ class StreamHealth:
             "subscribed_markets": self.subscribed_markets,
             "quotes_written": self.quotes_written,
             "trades_written": self.trades_written,
+            "apply_failures": self.apply_failures,
             **{f"last_message_age_s/{c}": round(a, 1) for c, a in self.last_message_age_s.items()},
         }
 
@@ -204,7 +206,12 @@ class QuoteStreamer:
         while True:
             await asyncio.sleep(self.options.apply_interval_s)
             self.journal.flush()
-            await asyncio.to_thread(self.processor.catch_up, self.settings.journal_dir)
+            try:
+                await asyncio.to_thread(self.processor.catch_up, self.settings.journal_dir)
+            except Exception as exc:  # e.g. the warehouse restarting: the journal keeps it all
+                self.health.apply_failures += 1
+                log.warning("applying the journal failed (will retry): %s", exc)
+                self.processor = JournalProcessor(self.warehouse, listener=self.processor.listener)
 
     async def _health_loop(self) -> None:
         while True:
