@@ -12,12 +12,12 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -25,6 +25,7 @@ import pyarrow as pa
 from weather_edge.storage.schema import key_of
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Rows: TypeAlias = "Sequence[Mapping[str, Any]] | pl.DataFrame | pa.Table"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -113,14 +114,36 @@ class Warehouse(ABC):
     def close(self) -> None:  # noqa: B027 - backends without pooled resources need nothing
         """Release pooled resources (nothing to do for the embedded backend)."""
 
+    def _is_disconnect(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the server went away (the operation may simply be redone)."""
+        return False
+
+    def _once_more_after_disconnect(self, operation: Callable[[], T]) -> T:
+        """Run an idempotent one-shot operation; after a dropped connection (a server
+        restart), reconnect and run it once more."""
+        try:
+            return operation()
+        except Exception as exc:
+            if not self._is_disconnect(exc):
+                raise
+            log.warning("warehouse connection lost (%s); reconnecting", exc)
+            self.close()
+            return operation()
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self.session() as s:
-            s.execute(sql, params)
+        def run() -> None:
+            with self.session() as s:
+                s.execute(sql, params)
+
+        self._once_more_after_disconnect(run)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.session() as s:
-            result: list[tuple[Any, ...]] = s.query(sql, params)
-            return result
+        def run() -> list[tuple[Any, ...]]:
+            with self.session() as s:
+                result: list[tuple[Any, ...]] = s.query(sql, params)
+                return result
+
+        return self._once_more_after_disconnect(run)
 
     @abstractmethod
     def query_frame(self, sql: str, params: Sequence[Any] = ()) -> pl.DataFrame: ...
@@ -158,8 +181,12 @@ class Warehouse(ABC):
             data = dedupe_on_key(data, key_of(table))
         if session is not None:
             return self._upsert_in(session, table, data, update)
-        with self.session() as own:
-            return self._upsert_in(own, table, data, update)
+
+        def run() -> int:  # idempotent: keys make a redo write nothing twice
+            with self.session() as own:
+                return self._upsert_in(own, table, data, update)
+
+        return self._once_more_after_disconnect(run)
 
     def migrate(self) -> list[int]:
         """Apply the migrations not yet applied, each in its own transaction. Idempotent."""
@@ -338,6 +365,14 @@ class PostgresWarehouse(Warehouse):
 
     def _lock_migrations(self, session: Session) -> None:
         session.execute("SELECT pg_advisory_xact_lock(4201)")
+
+    def _is_disconnect(self, exc: BaseException) -> bool:
+        import psycopg
+
+        con = getattr(self._local, "con", None)
+        return isinstance(exc, psycopg.OperationalError) and (
+            con is None or con.closed or con.broken
+        )
 
     def query_frame(self, sql: str, params: Sequence[Any] = ()) -> pl.DataFrame:
         with self.session() as s, s.con.cursor() as cur:

@@ -119,6 +119,7 @@ def test_a_sustained_stream_survives_every_fault(
                 downtime = restart_postgres()
                 survived.append(("PostgreSQL restart", f"{downtime:.1f} s down, reconnected"))
                 time.sleep(rng.uniform(2.0, 3.0))
+                assert second.poll() is None, "the streamer died with the PostgreSQL restart"
                 second.send_signal(signal.SIGKILL)
                 second.wait()
                 survived.append(("SIGKILL of the streamer", "restarted, resynced"))
