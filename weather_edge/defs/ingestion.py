@@ -230,12 +230,15 @@ def lifecycle_events(
     return _landed(warehouse, "lifecycle_events", "ts", *partition_of(context))
 
 
-QUOTE_STALENESS_LIMIT_S = 300.0
+class QuoteFreshnessConfig(dg.Config):
+    limit_s: float = 300.0  # an open market's newest quote may be this old at most
 
 
 @dg.asset_check(asset=quotes, description="Open markets have a quote younger than the limit.")
 def quotes_fresh(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext,
+    config: QuoteFreshnessConfig,
+    warehouse: WarehouseResource,
 ) -> dg.AssetCheckResult:
     now = datetime.now(UTC)
     rows = warehouse.open().query(
@@ -247,7 +250,7 @@ def quotes_fresh(
     stale = {
         ticker: (None if newest is None else round((now - newest).total_seconds(), 1))
         for ticker, newest in rows
-        if newest is None or (now - newest).total_seconds() > QUOTE_STALENESS_LIMIT_S
+        if newest is None or (now - newest).total_seconds() > config.limit_s
     }
     return dg.AssetCheckResult(
         passed=not stale,
@@ -255,6 +258,6 @@ def quotes_fresh(
             "open_markets": len(rows),
             "stale_markets": len(stale),
             "stale": ", ".join(f"{t} ({a} s)" for t, a in sorted(stale.items())) or "none",
-            "limit_s": QUOTE_STALENESS_LIMIT_S,
+            "limit_s": config.limit_s,
         },
     )
