@@ -175,7 +175,7 @@ async def _stream_days(
             h = streamer.health
             echo(
                 f"  simulated {now:%Y-%m-%d %H:%M}Z: {h.quotes_written:,} quotes, "
-                f"{streamer.processor.stats.trades:,} trades, {len(streamer._subscribed)} markets"
+                f"{streamer.processor.stats.trades:,} trades, {len(streamer.subscribed)} markets"
             )
             last_report = now
         await asyncio.sleep(0)

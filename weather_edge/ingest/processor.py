@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -147,7 +146,6 @@ class ProcessorStats:
     malformed: int = 0
     seq_gaps: int = 0
     dropped_stale: int = 0
-    by_type: Counter[str] = field(default_factory=Counter)
     last_received_at: dict[str, datetime] = field(default_factory=dict)
     max_lag_s: float = 0.0
 
@@ -210,7 +208,6 @@ class JournalProcessor:
         if not isinstance(envelope, dict):
             raise KalshiProtocolError("a message must be a JSON object")
         kind = str(envelope.get("type", ""))
-        self.stats.by_type[kind] += 1
         body = envelope.get("msg") or {}
         if kind == "trade":
             trade = self._trade_row(body, received_at)

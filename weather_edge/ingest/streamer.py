@@ -119,6 +119,11 @@ class QuoteStreamer:
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def subscribed(self) -> frozenset[str]:
+        """The markets the stream follows now (it tracks the catalog)."""
+        return frozenset(self._subscribed)
+
     def _journal_frame(self, message: RawMessage) -> None:
         self.journal.append(
             message.raw,

@@ -50,12 +50,12 @@ def test_a_new_days_markets_are_added_without_reconnecting(
         async def go() -> None:
             run = asyncio.create_task(streamer.run())
             await asyncio.sleep(2.0)
-            before = set(streamer._subscribed)
+            before = set(streamer.subscribed)
             assert before and all("26AUG24" in t for t in before)
             for _ in range(20):  # past 10:00 ET: Kalshi lists the next day
                 await asyncio.to_thread(sim.advance, 60)
             await asyncio.sleep(2.5)
-            added = set(streamer._subscribed) - before
+            added = set(streamer.subscribed) - before
             assert added and all("26AUG25" in t for t in added)
             await asyncio.to_thread(sim.advance, 30)
             await asyncio.sleep(1.5)
