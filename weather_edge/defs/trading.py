@@ -58,7 +58,7 @@ from weather_edge.trading.config import (
     TradingMode,
     TradingParams,
 )
-from weather_edge.trading.execution import ExecutionError
+from weather_edge.trading.execution import ClockSource, ExecutionError
 
 MODE_TAG = "weather_edge/mode"
 TRADING_GROUP = "trading"
@@ -254,6 +254,11 @@ class LiveExecutionConfig(TradingConfig):
     state_dir: str | None = Field(
         default=None, description="The order store and kill switch (default <data_dir>/trading)"
     )
+    clock: str = Field(
+        default=ClockSource.WALL.value,
+        description="Where 'now' comes from: wall (production) | exchange (the exchange's "
+        "Date stamps, for a simulator on a simulated day)",
+    )
 
 
 def kalshi_environ(kalshi: KalshiResource) -> dict[str, str]:
@@ -268,6 +273,14 @@ def kalshi_environ(kalshi: KalshiResource) -> dict[str, str]:
         ENV_KEY_PATH: kalshi.private_key_path,
     }
     return {name: value for name, value in values.items() if value}
+
+
+def _clock(config: LiveExecutionConfig) -> ClockSource:
+    try:
+        return ClockSource(config.clock)
+    except ValueError:
+        choices = " | ".join(c.value for c in ClockSource)
+        raise dg.Failure(description=f"clock: {config.clock!r} is not one of {choices}") from None
 
 
 def _days(config: LiveExecutionConfig) -> list[date]:
@@ -306,6 +319,7 @@ def execute_live_orders(
                 poll_interval_s=config.poll_interval_s,
                 variant=config.prediction_variant,
                 model_version=config.model_version,
+                clock=_clock(config),
             )
         )
     except (LiveTradingNotAllowed, KalshiKeyError, ExecutionError) as exc:

@@ -408,6 +408,14 @@ class Balance(Model):
     updated_ts: datetime | None = None
 
 
+class ExchangeStatus(Model):
+    """``GET /exchange/status``."""
+
+    exchange_active: bool
+    trading_active: bool
+    exchange_estimated_resume_time: datetime | None = None
+
+
 class ErrorBody(Model):
     code: str | int = ""
     message: str = ""

@@ -15,12 +15,11 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from functools import partial
 from typing import Any, TypedDict, TypeVar, Unpack
@@ -29,7 +28,9 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
+from weather_edge.http_dates import retry_after_seconds
 from weather_edge.kalshi.auth import KalshiSigner
+from weather_edge.kalshi.clock import ExchangeClock
 from weather_edge.kalshi.config import KalshiConfig, RetryPolicy
 from weather_edge.kalshi.errors import (
     ConflictError,
@@ -50,6 +51,7 @@ from weather_edge.kalshi.models import (
     Event,
     EventDetail,
     EventsResponse,
+    ExchangeStatus,
     Fill,
     FillsResponse,
     Market,
@@ -161,24 +163,6 @@ class OrderCommandResult:
         return self.outcome is CommandOutcome.ACKNOWLEDGED
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None if absent or garbage."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def backoff_delay(policy: RetryPolicy, attempt: int, rng: random.Random) -> float:
     """Equal-jitter exponential backoff: half the capped delay plus a random half."""
     ceiling = min(policy.max_delay, policy.base_delay * (2**attempt))
@@ -259,6 +243,8 @@ class KalshiRestClient:
         )
         self.requests = 0
         self.retries = 0
+        # every answer's Date header: the exchange's time, for runs on a simulated clock
+        self.exchange_clock = ExchangeClock()
 
     def __repr__(self) -> str:
         return f"KalshiRestClient(rest_url={self.config.hosts.rest_url!r}, signer={self.signer!r})"
@@ -320,9 +306,10 @@ class KalshiRestClient:
                 self.retries += 1
                 await self._sleep(delay)
                 continue
+            self.exchange_clock.observe(response.headers.get("Date"))
             if response.status_code < 400:
                 return response.content
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             if response.status_code == 429 and retry_after:
                 self.limiter.pause(min(retry_after, self.retry.max_retry_after))
             error_ = api_error(
@@ -385,6 +372,9 @@ class KalshiRestClient:
             cursor = page.cursor
 
     # ------------------------------------------------------------------ market data
+
+    async def get_exchange_status(self) -> ExchangeStatus:
+        return await self._get(ExchangeStatus, "/exchange/status")
 
     async def get_series(self, series_ticker: str) -> Series:
         return (await self._get(SeriesResponse, f"/series/{_seg(series_ticker)}")).series

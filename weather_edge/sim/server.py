@@ -39,6 +39,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -1169,6 +1170,29 @@ def _protocol_class() -> Any:
     return HeartbeatProtocol
 
 
+class SimulatedDate:
+    """ASGI wrapper stamping every HTTP answer's ``Date`` header with the simulated time,
+    as a real server stamps its own: clients on a simulated day read the time from it."""
+
+    def __init__(self, app: Any, clock: SimClock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def stamped(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                stamp = format_datetime(self.clock.now(), usegmt=True).encode()
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", stamp)]}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
 class Simulator:
     """A running simulator: the exchange, its clock, its agents and the HTTP/WS server."""
 
@@ -1221,7 +1245,8 @@ class Simulator:
         self.nws_url = f"http://{netloc}{NWS_PREFIX}" if extra else None
         self._uvicorn = uvicorn.Server(
             uvicorn.Config(
-                self.server.app,
+                SimulatedDate(self.server.app, self.clock),
+                date_header=False,  # the Date header tells the simulated time instead
                 ws=_protocol_class(),
                 ws_ping_interval=config.ping_interval,
                 ws_ping_timeout=max(20.0, config.ping_interval or 0.0),

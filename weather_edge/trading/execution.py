@@ -89,6 +89,14 @@ _EXCHANGE_STATUS = {
 }
 
 
+class ClockSource(StrEnum):
+    """Where an execution reads "now": the wall clock (production), or the exchange's
+    ``Date`` stamps (an exchange on a simulated clock, such as the demo's simulator)."""
+
+    WALL = "wall"
+    EXCHANGE = "exchange"
+
+
 class ExecutionError(RuntimeError):
     """The order manager cannot go on safely."""
 
@@ -386,6 +394,22 @@ class LiveOrderManager:
         self.store.close()
 
     # ------------------------------------------------------------------ start and reconcile
+
+    async def use_exchange_clock(self) -> dt.timedelta:
+        """Read "now" from the exchange's ``Date`` stamps from here on (market hours, order
+        timeouts, staleness, the daily-loss day); returns how far it is ahead of the wall."""
+        await self.rest.get_exchange_status()
+        exchange = self.rest.exchange_clock
+        if not exchange.synced:
+            raise ExecutionError("the exchange's answers carry no Date header to read its time")
+        self.clock = exchange.now
+        skew = exchange.skew()
+        log.info(
+            "execution on the exchange's clock: %s (%+.0f s from the wall)",
+            exchange.now(),
+            skew.total_seconds(),
+        )
+        return skew
 
     async def start(self) -> ReconcileReport:
         """Check live readiness, reconcile with the exchange, then allow orders."""

@@ -47,7 +47,7 @@ from weather_edge.storage.warehouse import Warehouse
 from weather_edge.trading import warehouse_io as wio
 from weather_edge.trading.config import TradingMode, TradingParams
 from weather_edge.trading.decisions import Decision, DecisionEngine, DecisionRecorder
-from weather_edge.trading.execution import ExecutionSummary, LiveOrderManager
+from weather_edge.trading.execution import ClockSource, ExecutionSummary, LiveOrderManager
 from weather_edge.trading.inputs import BracketForecast, ForecastCache, MarketSpec
 from weather_edge.trading.paper import SHADOW, PaperExchange, TradePrint, recorded_events
 from weather_edge.trading.risk import Mark, RiskState
@@ -651,6 +651,7 @@ async def run_live(
     poll_interval_s: float = 1.0,
     variant: str | None = None,
     model_version: str | None = None,
+    clock: ClockSource = ClockSource.WALL,
     **manager_options: Any,
 ) -> LiveRun:
     """Decide on the live books and place the would-trades; record everything.
@@ -659,13 +660,16 @@ async def run_live(
     :class:`~weather_edge.trading.config.LiveTradingNotAllowed` naming what is missing,
     before any connection); the fee terms of each series from the exchange; the books of the
     open markets of ``cities`` x ``climate_days`` (empty: the enabled cities, the days around
-    today); then :meth:`LiveOrderManager.execute`, which reconciles first (failing closed)
-    and only then draws the decisions, evaluated against the reconciled positions. Decisions,
-    orders and fills are written to the warehouse even when the run fails half-way.
+    today, "now" being read from ``clock``); then :meth:`LiveOrderManager.execute`, which
+    reconciles first (failing closed) and only then draws the decisions, evaluated against
+    the reconciled positions. Decisions, orders and fills are written to the warehouse even
+    when the run fails half-way.
     """
     manager = LiveOrderManager.from_env(params, {}, state_dir, environ=environ, **manager_options)
     result = LiveRun()
     try:
+        if clock is ClockSource.EXCHANGE:
+            await manager.use_exchange_clock()
         now = manager.clock()
         listed = wio.listed_markets(
             warehouse,

@@ -13,7 +13,6 @@ real services and the local simulator.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import math
 import os
@@ -25,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
 import httpx
+
+from weather_edge.http_dates import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +76,6 @@ class HttpSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HttpSettings:
         env = os.environ if environ is None else environ
         return cls(user_agent=env.get(ENV_USER_AGENT) or DEFAULT_USER_AGENT)
-
-
-def retry_after_seconds(header: str | None, now: datetime | None = None) -> float | None:
-    """A ``Retry-After`` header in seconds (delta-seconds or HTTP date); None if unusable."""
-    if header is None or not header.strip():
-        return None
-    text = header.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
 class Closing:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -44,7 +43,6 @@ from weather_edge.kalshi.rest import (
     KalshiRestClient,
     OrderCommandResult,
     backoff_delay,
-    parse_retry_after,
 )
 
 T = TypeVar("T")
@@ -274,13 +272,7 @@ def test_cancel_is_retried_and_409_is_resolved() -> None:
     assert rec.requests[2].url.params["cursor"] == "p2"
 
 
-def test_retry_after_parsing_and_backoff_cap() -> None:
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    http_date = "Thu, 01 Jan 2026 00:00:05 GMT"
-    assert parse_retry_after(http_date, now=now) == 5.0
-    assert parse_retry_after(http_date, now=now + timedelta(minutes=1)) == 0.0
+def test_backoff_is_capped() -> None:
     policy = RetryPolicy(base_delay=0.5, max_delay=4.0)
     rng = random.Random(1)
     delays = [backoff_delay(policy, attempt, rng) for attempt in range(10)]

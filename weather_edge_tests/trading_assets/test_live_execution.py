@@ -22,6 +22,7 @@ from weather_edge.storage import Warehouse, open_warehouse
 from weather_edge.trading.config import LIVE_CONFIRMATION_PHRASE, TradingParams
 from weather_edge.weather.cities import get_city
 from weather_edge_tests.conftest import KEY_ID
+from weather_edge_tests.kalshi_client.conftest import simulator
 
 from .conftest import (
     CITY,
@@ -46,9 +47,11 @@ def sim_orders(sim: Simulator) -> list[Any]:
         return list(sim.exchange.account(KEY_ID).orders.values())
 
 
-def seed_catalog_and_prediction(sim: Simulator, warehouse: Warehouse) -> str:
+def seed_catalog_and_prediction(
+    sim: Simulator, warehouse: Warehouse, now: dt.datetime | None = None
+) -> str:
     """The simulator's catalog in the warehouse, and a prediction 25 points above the ask of
-    a two-sided market of the latest listed day (snapshot: now)."""
+    a two-sided market of the latest listed day (snapshot: ``now``, default the wall's)."""
 
     async def fetch() -> tuple[Catalog, str, int]:
         async with KalshiRestClient(sim_kalshi_config(sim)) as rest:
@@ -69,7 +72,7 @@ def seed_catalog_and_prediction(sim: Simulator, warehouse: Warehouse) -> str:
     warehouse.upsert("series", catalog.series_rows)
     warehouse.upsert("markets", catalog.market_rows)
     day = next(r["climate_day"] for r in catalog.market_rows if r["ticker"] == ticker)
-    now = dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
     warehouse.upsert(
         "bracket_predictions",
         [prediction_row(ticker, now - dt.timedelta(seconds=1), ask / 10_000 + 0.25, "m1", day)],
@@ -194,3 +197,39 @@ def test_shadow_mode_places_nothing_and_says_so(
     assert "shadow mode: no order placed" in logs
     assert sim_orders(sim) == []
     assert warehouse.count("orders") == 0
+
+
+@pytest.mark.parametrize("clock", ["wall", "exchange"])
+def test_on_a_simulated_day_only_the_exchange_clock_trades(
+    public_pem: bytes, key_file: Path, tmp_path: Path, clock: str
+) -> None:
+    """The simulator lives on an August day (manual clock). On the wall clock every market
+    of that day is long closed: nothing to evaluate. On the exchange's clock (its Date
+    stamps) the markets are open and the would-trade is placed, stamped with its time."""
+    with simulator(public_pem) as sim:
+        url, warehouse = fresh_warehouse(tmp_path)
+        sim_now = sim.clock.now()
+        ticker = seed_catalog_and_prediction(sim, warehouse, now=sim_now)
+        result, _ = run_job(sim, key_file, url, tmp_path, LIVE | {"clock": clock})
+        assert result.success, failure_message(result)
+        outcome = result.output_for_node("execute_live_orders")
+        evaluated = warehouse.query("SELECT DISTINCT evaluated_at FROM decisions")
+        if clock == "wall":
+            assert outcome["markets"] == 0 and outcome["orders_submitted"] == 0
+            assert sim_orders(sim) == [] and evaluated == []
+            return
+        assert outcome["markets"] > 0 and outcome["orders_submitted"] == 1
+        assert {o.ticker for o in sim_orders(sim)} == {ticker}
+        assert all(abs(row[0] - sim_now) < dt.timedelta(minutes=1) for row in evaluated)
+        assert sim.clock.now() == sim_now  # nothing moved the simulated day meanwhile
+
+
+def test_an_unknown_clock_is_refused_before_any_order(
+    sim: Simulator, key_file: Path, tmp_path: Path
+) -> None:
+    url, warehouse = fresh_warehouse(tmp_path)
+    seed_catalog_and_prediction(sim, warehouse)
+    result, _ = run_job(sim, key_file, url, tmp_path, LIVE | {"clock": "sundial"})
+    assert not result.success
+    assert "clock: 'sundial' is not one of wall | exchange" in failure_message(result)
+    assert sim_orders(sim) == []

@@ -6,8 +6,6 @@ import asyncio
 import random
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -22,7 +20,6 @@ from weather_edge.weather.http import (
     HttpTransportError,
     ResponseShapeError,
     RetryingHttp,
-    retry_after_seconds,
 )
 from weather_edge_tests.weather.loopback import RequestLog, serve
 
@@ -157,15 +154,6 @@ def test_non_json_is_a_shape_error(server, settings, delays) -> None:  # type: i
     url, _ = server
     with _client(url, settings, delays) as http, pytest.raises(ResponseShapeError):
         http.get_json("/text")
-
-
-def test_retry_after_forms() -> None:
-    now = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
-    assert retry_after_seconds("120") == 120.0
-    assert retry_after_seconds(format_datetime(now + timedelta(seconds=30)), now) == 30.0
-    assert retry_after_seconds(format_datetime(now - timedelta(seconds=30)), now) == 0.0
-    assert retry_after_seconds("soon") is None
-    assert retry_after_seconds(None) is None
 
 
 def test_user_agent_comes_from_the_environment() -> None:
