@@ -52,11 +52,17 @@ def migrate(data_dir: Path | None) -> None:
 )
 @click.option("--days", type=click.IntRange(1, 7), default=2, show_default=True)
 @click.option("--city", "cities", multiple=True, help="City code (repeatable; default: all).")
-def demo(data_dir: Path | None, days: int, cities: tuple[str, ...]) -> None:
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Also trade in live mode: the live_execution job places real orders on the "
+    "simulator at mid-morning of each climate day.",
+)
+def demo(data_dir: Path | None, days: int, cities: tuple[str, ...], live: bool) -> None:
     """Run the whole platform end to end on the simulator (no keys, no network)."""
     from weather_edge.demo import run_demo
 
-    summary = run_demo(data_dir, days=days, cities=cities, echo=click.echo)
+    summary = run_demo(data_dir, days=days, cities=cities, live=live, echo=click.echo)
     click.echo(summary.render())
     click.echo(f"demo finished in {summary.seconds:.0f} s")
 
@@ -140,9 +146,12 @@ def replay(data_dir: Path | None, path: Path, speed: float | None) -> None:
 @click.option("--speed", type=float, default=60.0, show_default=True, help="Simulator clock speed.")
 def dev(data_dir: Path | None, port: int, host: str, speed: float) -> None:
     """The Dagster UI on the simulator, with the sensors and schedules running."""
+    import contextlib
     import shutil
+    import signal
     import socket
     import subprocess
+    import time
 
     from weather_edge.demo import DEMO_KEY_ID, write_demo_key
     from weather_edge.settings import load_settings
@@ -158,22 +167,32 @@ def dev(data_dir: Path | None, port: int, host: str, speed: float) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         sim_port = probe.getsockname()[1]
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "weather_edge.cli",
-            "sim",
-            "--port",
-            str(sim_port),
-            "--speed",
-            str(speed),
-            "--key",
-            f"{DEMO_KEY_ID}={public_path}",
-            "--rate-limit",
-            "100",
-        ]
-    )
+    children: list[subprocess.Popen[bytes]] = []
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        # Ctrl-C, SIGTERM or a closed terminal reach dev alone (each child runs in a process
+        # group of its own), which stops the children in order; a second signal kills them.
+        if stopping:
+            for child in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+            return
+        stopping.append(signum)
+        raise KeyboardInterrupt
+
+    def group_alive(pgid: int) -> bool:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    # before the children start, so that they never inherit an ignored SIGINT (`dev &`)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # respect nohup
+        signal.signal(signal.SIGHUP, stop)
     base = f"http://127.0.0.1:{sim_port}"
     env = {
         **os.environ,
@@ -187,25 +206,35 @@ def dev(data_dir: Path | None, port: int, host: str, speed: float) -> None:
         "WEATHER_EDGE_NWS_URL": f"{base}/nws",
         "WEATHER_EDGE_OPEN_METEO_MODELS": "",
     }
-    click.echo(f"simulator on {base}; Dagster UI on http://{host}:{port} (Ctrl-C stops both)")
     try:
-        subprocess.run(
-            [
-                str(Path(sys.executable).with_name("dagster")),
-                "dev",
-                "-w",
-                str(repo / "workspace.yaml"),
-                "-h",
-                host,
-                "-p",
-                str(port),
-            ],
-            env=env,
-            check=False,
+        sim_args = ["sim", "--port", str(sim_port), "--speed", str(speed), "--rate-limit", "100"]
+        sim_args += ["--key", f"{DEMO_KEY_ID}={public_path}"]
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "weather_edge.cli", *sim_args], process_group=0)
         )
+        click.echo(f"simulator on {base}; Dagster UI on http://{host}:{port} (Ctrl-C stops both)")
+        dagster = [str(Path(sys.executable).with_name("dagster")), "dev"]
+        dagster += ["-w", str(repo / "workspace.yaml"), "-h", host, "-p", str(port)]
+        children.append(subprocess.Popen(dagster, env=env, process_group=0))
+        children[-1].wait()
+    except KeyboardInterrupt:
+        pass
     finally:
-        sim.terminate()
-        sim.wait(30)
+        stopping.append(0)
+        # Dagster first (its runs stream from the simulator), then the simulator: SIGINT to the
+        # whole group as Ctrl-C would, then wait for all of it (webserver, daemon, code servers,
+        # runs) to exit, killing what is left after 90 s.
+        for child in reversed(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGINT)
+            deadline = time.monotonic() + 90
+            while child.poll() is None or group_alive(child.pid):
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(child.pid, signal.SIGKILL)
+                    child.wait()
+                    break
+                time.sleep(0.2)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

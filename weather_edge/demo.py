@@ -11,6 +11,14 @@
    report and the dbt marts.
 4. It prints a summary: markets, evaluations, would-trades, shadow P&L, Brier of model vs
    market, and the report's path.
+
+With ``live=True`` (``weather-edge demo --live``) the same run also trades: at mid-morning
+of each climate day (15:00 UTC) the predictions are refreshed with what is known then and
+the ``live_execution`` job runs in live mode against the simulator, placing real orders
+through the execution op while the stream goes on (on a slower clock while orders work).
+The op reads "now" from the exchange's ``Date`` stamps (``clock: exchange``), since the
+simulated day is not the wall clock's. Its orders and fills are stored with mode ``live``
+and scored beside the shadow ones.
 """
 
 from __future__ import annotations
@@ -18,14 +26,15 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import time
+import time as walltime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from weather_edge.money import format_dollars, format_size
 from weather_edge.settings import Settings, load_settings
 
 Echo = Callable[[str], None]
@@ -34,6 +43,12 @@ FIRST_DAY = date(2026, 8, 24)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 STEP = timedelta(minutes=5)  # simulated time per clock step
 WEATHER_POLL = timedelta(hours=2)  # how often the poller asks the (simulated) NWS
+LIVE_AT = time(15, 0)  # UTC: mid-morning standard time in every registry city
+# while live orders work the clock slows to ~100x real time, so a maker order's timeout
+# (a minute or two simulated) spans a second or more of polling, not one jump
+LIVE_STEP = timedelta(seconds=30)
+LIVE_STEP_PAUSE_S = 0.25
+LIVE_DURATION_S = 20.0  # wall seconds a live run's orders may work
 
 
 @dataclass
@@ -50,10 +65,9 @@ class DemoSummary:
     report: str = ""
     failed_checks: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    live: LiveSummary | None = None
 
     def render(self) -> str:
-        from weather_edge.money import format_dollars
-
         brier = ", ".join(f"{k} {v:.3f}" for k, v in sorted(self.brier.items())) or "n/a"
         lines = [
             "demo summary",
@@ -69,7 +83,61 @@ class DemoSummary:
             f"  failed checks     {', '.join(self.failed_checks) or 'none'}",
             f"  report            {self.report or 'n/a'}",
         ]
+        if self.live is not None:
+            lines[-2:-2] = self.live.lines()
         return "\n".join(lines)
+
+
+@dataclass
+class LiveRunOutcome:
+    """One ``live_execution`` run of the demo, as its op reported it."""
+
+    climate_day: date
+    at: datetime
+    success: bool
+    markets: int = 0
+    would_trade: int = 0
+    orders_submitted: int = 0
+    filled_cq: int = 0
+    halted: bool = False
+    error: str = ""
+
+    def line(self) -> str:
+        if not self.success:
+            return f"  live run {self.at:%Y-%m-%d %H:%M}Z FAILED: {self.error}"
+        return (
+            f"  live run {self.at:%Y-%m-%d %H:%M}Z for {self.climate_day}: {self.markets} markets, "
+            f"{self.would_trade} would-trades, {self.orders_submitted} orders, "
+            f"{format_size(self.filled_cq)} contracts filled"
+            + (", kill switch tripped" if self.halted else "")
+        )
+
+
+@dataclass
+class LiveSummary:
+    """What the live runs left on the exchange and in the warehouse."""
+
+    runs: list[LiveRunOutcome] = field(default_factory=list)
+    orders: int = 0
+    orders_by_status: dict[str, int] = field(default_factory=dict)
+    fills: int = 0
+    filled_cq: int = 0
+    fees_micros: int = 0
+    pnl_micros: int | None = None
+    resting_left: int = 0
+
+    def lines(self) -> list[str]:
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(self.orders_by_status.items()))
+        failed = sum(not r.success for r in self.runs)
+        pnl = "n/a" if self.pnl_micros is None else format_dollars(self.pnl_micros)
+        return [
+            f"  live runs         {len(self.runs)}" + (f" ({failed} failed)" if failed else ""),
+            f"  live orders       {self.orders:,} ({statuses or 'none'})",
+            f"  live fills        {self.fills:,}: {format_size(self.filled_cq)} contracts, "
+            f"fees {format_dollars(self.fees_micros)}",
+            f"  live P&L          {pnl}",
+            f"  resting left      {self.resting_left}",
+        ]
 
 
 def write_demo_key(folder: Path) -> tuple[Path, bytes]:
@@ -135,6 +203,69 @@ def _poll_weather(settings: Settings, sim: Any, days: list[date], cities: list[s
                 store.refresh_observations(clients, warehouse, city, day, now)
 
 
+LiveLauncher = Callable[[date, datetime], LiveRunOutcome]
+
+
+def _refresh_predictions(settings: Settings, day: date, cities: list[str], now: datetime) -> int:
+    """What the predictions asset would store if it ran at ``now`` (the simulated time)."""
+    from weather_edge.forecasting.live import refresh_predictions
+    from weather_edge.storage import open_warehouse
+
+    warehouse = open_warehouse(settings.warehouse_url)
+    return sum(len(refresh_predictions(warehouse, c, day, now).brackets) for c in cities)
+
+
+def live_run_config(day: date, cities: list[str]) -> dict[str, Any]:
+    """The ``live_execution`` run config of one demo climate day: live mode, explicitly
+    confirmed (``--live`` is the consent), on the exchange's clock."""
+    from weather_edge.trading.config import LIVE_CONFIRMATION_PHRASE
+
+    config = {
+        "mode": "live",
+        "live_confirmation": LIVE_CONFIRMATION_PHRASE,
+        "clock": "exchange",
+        "cities": cities,
+        "climate_days": [day.isoformat()],
+        "duration_s": LIVE_DURATION_S,
+        "poll_interval_s": 0.25,
+    }
+    return {"ops": {"execute_live_orders": {"config": config}}, **QUIET}
+
+
+def _live_launcher(defs: Any, instance: Any, cities: list[str]) -> LiveLauncher:
+    from weather_edge.defs.trading import MODE_TAG
+
+    job = defs.resolve_job_def("live_execution")
+
+    def launch(day: date, at: datetime) -> LiveRunOutcome:
+        result = job.execute_in_process(
+            run_config=live_run_config(day, cities),
+            instance=instance,
+            tags={MODE_TAG: "live"},
+            raise_on_error=False,
+        )
+        if not result.success:
+            errors = [
+                e.event_specific_data.error.message.strip()
+                for e in result.all_events
+                if e.is_step_failure and e.event_specific_data and e.event_specific_data.error
+            ]
+            return LiveRunOutcome(day, at, False, error="; ".join(errors) or "run failed")
+        out = result.output_for_node("execute_live_orders")
+        return LiveRunOutcome(
+            day,
+            at,
+            True,
+            markets=out["markets"],
+            would_trade=out["would_trade"],
+            orders_submitted=out["orders_submitted"],
+            filled_cq=out["filled_cq"],
+            halted=out["halted"],
+        )
+
+    return launch
+
+
 async def _stream_days(
     settings: Settings,
     sim: Any,
@@ -143,7 +274,8 @@ async def _stream_days(
     cities: list[str],
     until: datetime,
     echo: Echo,
-) -> Any:
+    live: LiveLauncher | None = None,
+) -> tuple[Any, list[LiveRunOutcome]]:
     from weather_edge.ingest.streamer import QuoteStreamer, StreamOptions
     from weather_edge.kalshi.auth import KalshiSigner
     from weather_edge.kalshi.config import KalshiConfig
@@ -165,23 +297,39 @@ async def _stream_days(
     await asyncio.sleep(1.0)
     last_poll = datetime.min.replace(tzinfo=UTC)
     last_report = sim.clock.now()
+    trade_at = [(datetime.combine(d, LIVE_AT, tzinfo=UTC), d) for d in days] if live else []
+    working: asyncio.Future[LiveRunOutcome] | None = None
+    outcomes: list[LiveRunOutcome] = []
     while sim.clock.now() < until:
-        await asyncio.to_thread(sim.advance, STEP)
+        await asyncio.to_thread(sim.advance, LIVE_STEP if working else STEP)
+        if working:
+            await asyncio.sleep(LIVE_STEP_PAUSE_S)
         now = sim.clock.now()
         if now - last_poll >= WEATHER_POLL:
             await asyncio.to_thread(_poll_weather, settings, sim, days, cities)
             last_poll = now
+        if working is not None and working.done():
+            outcomes.append(working.result())
+            echo(outcomes[-1].line())
+            working = None
+        if live is not None and working is None and trade_at and now >= trade_at[0][0]:
+            _, day = trade_at.pop(0)
+            await asyncio.to_thread(_refresh_predictions, settings, day, cities, now)
+            working = asyncio.ensure_future(asyncio.to_thread(live, day, now))
         if now - last_report >= timedelta(hours=6):
-            h = streamer.health
+            stats = streamer.processor.stats  # live counts (the health snapshot lags)
             echo(
-                f"  simulated {now:%Y-%m-%d %H:%M}Z: {h.quotes_written:,} quotes, "
-                f"{streamer.processor.stats.trades:,} trades, {len(streamer.subscribed)} markets"
+                f"  simulated {now:%Y-%m-%d %H:%M}Z: {stats.quotes:,} quotes, "
+                f"{stats.trades:,} trades, {len(streamer.subscribed)} markets"
             )
             last_report = now
         await asyncio.sleep(0)
+    if working is not None:
+        outcomes.append(await working)
+        echo(outcomes[-1].line())
     await asyncio.sleep(1.0)
     streamer.stop()
-    return await run
+    return await run, outcomes
 
 
 def _materialize_partitions(
@@ -203,6 +351,7 @@ def _materialize_partitions(
         for city in cities:
             key = dg.MultiPartitionKey({"day": day.isoformat(), "city": city})
             result = job.execute_in_process(
+                run_config=QUIET,
                 instance=instance,
                 partition_key=key,
                 asset_selection=keys,
@@ -235,6 +384,36 @@ def _materialize_unpartitioned(defs: Any, instance: Any) -> bool:
     return bool(result.success)
 
 
+def _trading_pnl(warehouse: Any, mode: str) -> int | None:
+    """Realized P&L of one mode's trading, from the scores' per-day totals."""
+    pnl = warehouse.scalar(
+        "SELECT SUM(value) FROM scores WHERE subject = 'trading' AND subject_key = ? "
+        "AND metric = 'realized_pnl_micros'",
+        (mode,),
+    )
+    return None if pnl is None else int(pnl)
+
+
+def _summarize_live(settings: Settings, live: LiveSummary, resting_left: int) -> None:
+    from weather_edge.storage import open_warehouse
+
+    wh = open_warehouse(settings.warehouse_url)
+    live.orders_by_status = {
+        str(status): int(n)
+        for status, n in wh.query(
+            "SELECT status, COUNT(*) FROM orders WHERE mode = 'live' GROUP BY status"
+        )
+    }
+    live.orders = sum(live.orders_by_status.values())
+    fills, filled, fees = wh.query(
+        "SELECT COUNT(*), COALESCE(SUM(count_cq), 0), COALESCE(SUM(fee_micros), 0) "
+        "FROM fills WHERE mode = 'live'"
+    )[0]
+    live.fills, live.filled_cq, live.fees_micros = int(fills), int(filled), int(fees)
+    live.pnl_micros = _trading_pnl(wh, "live")
+    live.resting_left = resting_left
+
+
 def _summarize(settings: Settings, summary: DemoSummary) -> None:
     from weather_edge.storage import open_warehouse
 
@@ -244,11 +423,7 @@ def _summarize(settings: Settings, summary: DemoSummary) -> None:
     summary.evaluations = wh.count("decisions")
     summary.would_trades = int(wh.scalar("SELECT COUNT(*) FROM decisions WHERE would_trade") or 0)
     summary.shadow_fills = int(wh.scalar("SELECT COUNT(*) FROM fills WHERE mode = 'shadow'") or 0)
-    pnl = wh.scalar(  # per-day totals; the per-trade rows add up to the same
-        "SELECT SUM(value) FROM scores WHERE subject = 'trading' "
-        "AND metric = 'realized_pnl_micros'"
-    )
-    summary.shadow_pnl_micros = int(pnl or 0)
+    summary.shadow_pnl_micros = int(_trading_pnl(wh, "shadow") or 0)
     for subject, value in wh.query(
         "SELECT subject, AVG(value) FROM scores WHERE metric = 'brier' GROUP BY subject"
     ):
@@ -265,6 +440,7 @@ def run_demo(
     days: int = 2,
     cities: tuple[str, ...] = (),
     seed: int = 7,
+    live: bool = False,
     echo: Echo = print,
 ) -> DemoSummary:
     import dagster as dg
@@ -273,7 +449,7 @@ def run_demo(
     from weather_edge.weather.cities import city_codes, get_city
     from weather_edge.weather.climate_day import climate_day_bounds
 
-    started = time.monotonic()
+    started = walltime.monotonic()
     base = load_settings(data_dir)
     root = base.data_dir / "demo"
     if root.exists():
@@ -315,26 +491,36 @@ def run_demo(
             "DAGSTER_HOME": str(root / "dagster"),
         }
         (root / "dagster").mkdir()
-        with _environment(env):
-            echo("[2/4] streaming the exchange and polling the weather as the days pass")
-            health = asyncio.run(
-                _stream_days(settings, sim, key_path, demo_days, codes, until, echo)
+        with _environment(env), dg.DagsterInstance.ephemeral() as instance:
+            from weather_edge.definitions import build_definitions
+
+            defs = build_definitions(settings)
+            launcher = _live_launcher(defs, instance, codes) if live else None
+            echo(
+                "[2/4] streaming the exchange and polling the weather as the days pass"
+                + (f"; trading live at {LIVE_AT:%H:%M}Z each day" if live else "")
+            )
+            health, runs = asyncio.run(
+                _stream_days(settings, sim, key_path, demo_days, codes, until, echo, launcher)
             )
             echo(
                 f"  stream: {health.messages:,} messages, {health.reconnects} reconnects, "
                 f"{health.seq_gaps} seq gaps"
             )
-            from weather_edge.definitions import build_definitions
-
-            defs = build_definitions(settings)
-            with dg.DagsterInstance.ephemeral() as instance:
-                echo("[3/4] materializing every partition (day x city) of the graph")
-                summary.failed_checks = _materialize_partitions(
-                    defs, instance, demo_days, codes, echo
-                )
-                echo("[4/4] calibration report and dbt marts")
-                if not _materialize_unpartitioned(defs, instance):
-                    summary.failed_checks.append("unpartitioned assets")
+            if live:
+                summary.live = LiveSummary(runs=runs)
+                summary.failed_checks += [
+                    f"live run {r.at:%Y-%m-%d}" for r in runs if not r.success
+                ]
+            echo("[3/4] materializing every partition (day x city) of the graph")
+            summary.failed_checks += _materialize_partitions(defs, instance, demo_days, codes, echo)
+            echo("[4/4] calibration report and dbt marts")
+            if not _materialize_unpartitioned(defs, instance):
+                summary.failed_checks.append("unpartitioned assets")
+        if summary.live is not None:
+            with sim.exchange.lock:
+                resting = len(sim.exchange.account(DEMO_KEY_ID).open_orders)
+            _summarize_live(settings, summary.live, resting)
     _summarize(settings, summary)
-    summary.seconds = time.monotonic() - started
+    summary.seconds = walltime.monotonic() - started
     return summary

@@ -2,7 +2,6 @@
 
 import os
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import dagster as dg
 
@@ -10,8 +9,8 @@ from weather_edge.defs.ingestion import partition_of
 from weather_edge.defs.partitions import city_partitions, day_city_partitions
 from weather_edge.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from weather_edge.forecasting.evaluate import train_city_model
-from weather_edge.forecasting.live import predict_partition
-from weather_edge.forecasting.model import InferenceCache, default_models_dir
+from weather_edge.forecasting.live import refresh_predictions
+from weather_edge.forecasting.model import InferenceCache
 
 HISTORY_DIR_ENV = "WEATHER_EDGE_HISTORY_DIR"
 # One cache per code-server process: unchanged inputs are never recomputed across runs.
@@ -57,14 +56,7 @@ def predictions(
 ) -> dg.MaterializeResult:
     """P(high = t) and every bracket's probability at each hourly snapshot, as of that time."""
     day, city = partition_of(context)
-    wh = warehouse.open()
-    models_dir = Path(os.environ.get("WEATHER_EDGE_MODELS_DIR") or default_models_dir())
-    result = predict_partition(
-        wh, city, day, datetime.now(UTC), models_dir=models_dir, cache=_CACHE
-    )
-    with wh.session() as s:
-        wh.upsert("predictions", result.predictions, update=True, session=s)
-        wh.upsert("bracket_predictions", result.brackets, update=True, session=s)
+    result = refresh_predictions(warehouse.open(), city, day, datetime.now(UTC), cache=_CACHE)
     latest = result.predictions[-1] if result.predictions else None
     return dg.MaterializeResult(
         metadata={

@@ -170,3 +170,21 @@ def predict_partition(
                 }
             )
     return PartitionPredictions(predictions, bracket_rows, version)
+
+
+def refresh_predictions(
+    warehouse: Warehouse,
+    city: str,
+    day: dt.date,
+    now: dt.datetime,
+    *,
+    models_dir: Path | None = None,
+    cache: InferenceCache | None = None,
+) -> PartitionPredictions:
+    """:func:`predict_partition` stored: every snapshot up to ``now`` replaces what an
+    earlier run predicted for it (one transaction for both tables)."""
+    result = predict_partition(warehouse, city, day, now, models_dir=models_dir, cache=cache)
+    with warehouse.session() as session:
+        warehouse.upsert("predictions", result.predictions, update=True, session=session)
+        warehouse.upsert("bracket_predictions", result.brackets, update=True, session=session)
+    return result

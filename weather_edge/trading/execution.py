@@ -39,7 +39,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -127,6 +127,15 @@ def _time(value: str | None) -> dt.datetime | None:
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+async def _each(decisions: Iterable[Decision] | AsyncIterable[Decision]) -> AsyncIterator[Decision]:
+    if isinstance(decisions, AsyncIterable):
+        async for decision in decisions:
+            yield decision
+    else:
+        for decision in decisions:
+            yield decision
 
 
 # --------------------------------------------------------------------------- the local store
@@ -244,6 +253,14 @@ class OrderStore:
     def add_fill(self, fill: FillRecord) -> bool:
         """Record a fill once; False if it was already known."""
         return self._insert("INSERT OR IGNORE", "fills", _FILL_COLUMNS, fill) == 1
+
+    def filled_cq(self, client_order_id: str) -> int:
+        """Contracts (cq) of the recorded fills of one order."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(count_cq), 0) FROM fills WHERE client_order_id = ?",
+            (client_order_id,),
+        ).fetchone()
+        return int(row[0])
 
     def fills(self, since: dt.datetime | None = None) -> list[FillRecord]:
         where, params = ("WHERE ts >= ?", (_iso(since),)) if since else ("", ())
@@ -815,7 +832,11 @@ class LiveOrderManager:
         if not self.store.add_fill(fill):
             return False
         if not order.status.done:
-            order.filled_cq = min(order.count_cq, order.filled_cq + fill.count_cq)
+            # the recorded fills, not a running sum: the exchange's fill count (taken by
+            # _adopt) may already include this fill, and adding it again would close an
+            # order that still rests
+            recorded = self.store.filled_cq(order.client_order_id)
+            order.filled_cq = min(order.count_cq, max(order.filled_cq, recorded))
             order.fees_micros += fill.fee_micros
             if order.filled_cq >= order.count_cq:
                 order.status = OrderStatus.EXECUTED
@@ -885,7 +906,7 @@ class LiveOrderManager:
 
     async def execute(
         self,
-        decisions: Iterable[Decision],
+        decisions: Iterable[Decision] | AsyncIterable[Decision],
         *,
         duration_s: float,
         poll_interval_s: float = 1.0,
@@ -897,7 +918,7 @@ class LiveOrderManager:
         summary = ExecutionSummary()
         placed: list[str] = []
         try:
-            for decision in decisions:
+            async for decision in _each(decisions):
                 order = await self.submit(decision)
                 if order is None:
                     summary.skipped += decision.would_trade
@@ -910,6 +931,8 @@ class LiveOrderManager:
                 await self.poll()
         finally:
             await self.shutdown()
+        # an order can finish between two polls (an IOC taker at once): take in its fills
+        await self._poll_fills(force=True)
         mine = {
             o
             for d in placed

@@ -33,7 +33,7 @@ import datetime as dt
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import groupby
 from operator import itemgetter
@@ -693,21 +693,16 @@ async def run_live(
         )
         forecasts = ForecastCache.from_rows(rows, default_uncertainty=DEFAULT_UNCERTAINTY)
         volume = wio.recent_volume(warehouse, sorted(specs), now - RECENT_VOLUME_WINDOW)
-        books: dict[str, tuple[OrderBook, dt.datetime]] = {}
-        for ticker in specs:
-            raw = await manager.rest.get_orderbook(ticker)
-            books[ticker] = (
-                book_from_levels(ticker, list(raw.yes_bids), list(raw.no_bids)),
-                manager.clock(),
-            )
         engine = DecisionEngine(params)
 
-        def decide() -> Iterator[Decision]:  # drawn by execute() after reconciling
+        async def decide() -> AsyncIterator[Decision]:  # drawn by execute() after reconciling
             for ticker, spec in specs.items():
-                book, book_at = books[ticker]
+                # each book fetched just before its decision: fresh however many markets
+                raw = await manager.rest.get_orderbook(ticker)
+                book_at = manager.clock()
                 decision = engine.evaluate(
                     spec,
-                    book,
+                    book_from_levels(ticker, list(raw.yes_bids), list(raw.no_bids)),
                     forecasts.get(ticker),
                     now=manager.clock(),
                     book_at=book_at,

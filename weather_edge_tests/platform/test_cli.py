@@ -17,8 +17,10 @@ from click.testing import CliRunner
 
 from weather_edge import __version__
 from weather_edge.cli import main
+from weather_edge.money import format_size
 
 REPO = Path(__file__).resolve().parents[2]
+DEMO = [sys.executable, "-m", "weather_edge.cli", "demo"]
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -79,6 +81,44 @@ def test_demo_runs_the_platform_end_to_end_on_the_simulator(tmp_path: Path) -> N
     assert warehouse.count("forecasts") > 0
     assert warehouse.count("bracket_predictions") > 0
     assert warehouse.count("climate_reports") > 0
+
+
+def test_demo_live_places_real_orders_through_the_execution_op(tmp_path: Path) -> None:
+    """``demo --live``: the live_execution job trades the simulated day on the exchange's
+    clock; its orders, fills and decisions are stored as live and scored beside shadow."""
+    result = subprocess.run(
+        [*DEMO, "--live", "--days", "1", "--city", "NYC", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "live run 2026-08-24 15:00Z for 2026-08-24" in out
+    assert "live runs         1\n" in out and "resting left      0" in out
+    assert "failed checks     none" in out
+    from weather_edge.storage import open_warehouse
+
+    warehouse = open_warehouse(f"duckdb:///{tmp_path / 'demo' / 'warehouse.duckdb'}")
+    orders = warehouse.query(
+        "SELECT client_order_id, order_id, status, decision_id FROM orders WHERE mode = 'live'"
+    )
+    assert orders, "no live order was placed"
+    assert all(o[1] for o in orders), "an order the exchange never acknowledged"
+    assert {o[2] for o in orders} <= {"executed", "canceled"}  # nothing left working
+    assert len({o[0] for o in orders}) == len(orders)
+    decided = dict(
+        warehouse.query("SELECT decision_id, evaluated_at FROM decisions WHERE mode = 'live'")
+    )
+    assert {o[3] for o in orders} <= set(decided)  # every order names its live decision
+    # decided on the simulated morning (the exchange's clock), not on the wall's date
+    assert {str(at)[:13] for at in decided.values()} <= {"2026-08-24 15", "2026-08-24 16"}
+    filled = warehouse.scalar("SELECT SUM(count_cq) FROM fills WHERE mode = 'live'")
+    assert filled and f"{format_size(int(filled))} contracts" in out
+    assert warehouse.scalar(
+        "SELECT COUNT(*) FROM scores WHERE subject = 'trading' AND subject_key = 'live'"
+    )
 
 
 def free_port() -> int:

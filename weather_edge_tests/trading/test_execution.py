@@ -467,6 +467,8 @@ def test_execute_runs_a_whole_op_on_the_real_clock(
         assert statuses == ["canceled", "canceled", "executed", "executed"]  # maker -> taker
         assert summary.filled_cq == sum(d.taker.count_cq for d in decisions if d.taker)
         assert sim_resting(sim) == [] and not manager.started
+        # every fill is recorded, also those of orders that finished between two polls
+        assert sum(f["count_cq"] for f in manager.fill_rows()) == summary.filled_cq
         manager.close()
         await client.aclose()
 
