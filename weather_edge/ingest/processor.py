@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,37 +35,38 @@ from weather_edge.storage.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 
-def parse_exchange_ts(value: Any, fallback: datetime) -> datetime:
-    """Kalshi sends ``ts`` as Unix seconds, milliseconds or ISO-8601; always return aware UTC."""
-    if value is None or value == "":
-        return fallback
-    if isinstance(value, int | float):
-        seconds = value / 1000 if value > 10**11 else value
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    text = str(value)
-    if text.isdigit():
-        return parse_exchange_ts(int(text), fallback)
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _exchange_ts_ns(value: str | int, fallback_ns: int) -> int:
-    """A message's exchange ``ts`` in integer nanoseconds (hot path: no float round trip)."""
+def exchange_ts_ns(value: Any, fallback_ns: int) -> int:
+    """A message's exchange ``ts`` in integer nanoseconds (hot path: no float round trip).
+
+    Kalshi sends Unix seconds, milliseconds or ISO-8601. A missing or unreadable ``ts``
+    gives ``fallback_ns`` (the receive time): the message itself is kept, quote or trade.
+    """
+    if isinstance(value, bool) or value is None:
+        return fallback_ns
     if isinstance(value, int):
         return value * (1_000_000 if value > 10**11 else 1_000_000_000)
-    if value.isdigit():
-        return _exchange_ts_ns(int(value), fallback_ns)
+    if isinstance(value, float):  # exact in decimal: no binary rounding of the instant
+        return int(Decimal(repr(value)) * (1_000_000 if value > 10**11 else 1_000_000_000))
+    text = str(value)
+    if text.isdigit():
+        return exchange_ts_ns(int(text), fallback_ns)
     try:
-        parsed = datetime.fromisoformat(value)  # 3.11 reads the trailing "Z" itself
+        parsed = datetime.fromisoformat(text)  # 3.11 reads the trailing "Z" itself
     except ValueError:
         return fallback_ns
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return ((parsed - _EPOCH) // _MICROSECOND) * 1000
+
+
+def parse_exchange_ts(value: Any, fallback: datetime) -> datetime:
+    """:func:`exchange_ts_ns` as aware UTC (microseconds)."""
+    fallback_ns = ((fallback - _EPOCH) // _MICROSECOND) * 1000
+    return _EPOCH + timedelta(microseconds=exchange_ts_ns(value, fallback_ns) // 1000)
 
 
 class QuoteColumns:
@@ -238,7 +240,7 @@ class JournalProcessor:
         received_ns = record.received_ns
         ts_ns = received_ns
         if type(message) is DeltaMessage and message.msg.ts is not None:
-            ts_ns = _exchange_ts_ns(message.msg.ts, received_ns)
+            ts_ns = exchange_ts_ns(message.msg.ts, received_ns)
             lag_s = (received_ns - ts_ns) / 1e9
             if lag_s > self.stats.max_lag_s:
                 self.stats.max_lag_s = lag_s
