@@ -38,7 +38,7 @@ LEAD_BUCKETS = (*(name for _, name in LEAD_BUCKET_EDGES[1:]), "48h+")
 
 Schema = Mapping[str, pl.DataType | type[pl.DataType]]
 
-_SCORES: Schema = {
+SCORES_SCHEMA: Schema = {
     "city": pl.String,
     "climate_day": pl.Date,
     "subject": pl.String,
@@ -135,7 +135,7 @@ def load_report_data(warehouse: Warehouse) -> ReportData:
     scores = _load(
         warehouse,
         "SELECT city, climate_day, subject, subject_key, metric, value, lead_hours FROM scores",
-        _SCORES,
+        SCORES_SCHEMA,
     )
     brackets = _load(
         warehouse,

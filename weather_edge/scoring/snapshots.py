@@ -53,7 +53,7 @@ from weather_edge.forecasting import scores
 from weather_edge.forecasting.baselines import MARKET_TAIL_WIDTH_F, blend
 from weather_edge.forecasting.distribution import bracket_matrix
 from weather_edge.money import PRICE_SCALE
-from weather_edge.reporting.data import _SCORES as SCORES_TABLE
+from weather_edge.reporting.data import SCORES_SCHEMA as SCORES_TABLE
 from weather_edge.scoring.frames import UTC_TIME, lead_hours
 
 FloatArray = npt.NDArray[np.float64]

@@ -33,7 +33,11 @@ from typing import Any
 
 from weather_edge.weather.cities import City, ensure_utc
 from weather_edge.weather.cli_report import CliReport, parse_cli
-from weather_edge.weather.climate_day import climate_day_bounds, climate_day_of
+from weather_edge.weather.climate_day import (
+    ClimateDayMax,
+    climate_day_bounds,
+    climate_day_maxima,
+)
 from weather_edge.weather.http import (
     Params,
     ResponseShapeError,
@@ -67,45 +71,6 @@ def c_to_f(celsius: float) -> float:
 
 def round_half_up(value: float) -> int:
     return math.floor(value + 0.5)
-
-
-# ---------------------------------------------------------------- climate-day maxima (pure)
-
-
-@dataclass(frozen=True, slots=True)
-class ClimateDayMax:
-    """The largest of a series of instantaneous values within one climate day."""
-
-    day: date
-    high_f: float
-    at_utc: datetime
-    samples: int
-    complete: bool  # at least one value in each of the day's 24 hours
-
-
-def climate_day_maxima(
-    city: City, samples: Iterable[tuple[datetime, float | None]]
-) -> list[ClimateDayMax]:
-    """Group (instant, °F) samples by LST climate day and take each day's maximum.
-
-    An instant belongs to the climate day whose [start, end) contains it, so in daylight
-    time 00:30 local clock still counts for the previous day and 00:30 of the next calendar
-    day counts for this one.
-    """
-    by_day: dict[date, list[tuple[datetime, float]]] = {}
-    for instant, value in samples:
-        if value is None or math.isnan(value):
-            continue
-        moment = ensure_utc(instant)
-        by_day.setdefault(climate_day_of(city, moment), []).append((moment, value))
-    out = []
-    for day in sorted(by_day):
-        values = by_day[day]
-        start, _ = climate_day_bounds(city, day)
-        hours = {int((moment - start) / ONE_HOUR) for moment, _ in values}
-        at, high = max(values, key=lambda pair: (pair[1], -pair[0].timestamp()))
-        out.append(ClimateDayMax(day, high, at, len(values), hours == set(range(24))))
-    return out
 
 
 # ---------------------------------------------------------------- payload types

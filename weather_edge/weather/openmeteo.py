@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from weather_edge.weather.cities import City
-from weather_edge.weather.climate_day import climate_day_bounds
+from weather_edge.weather.climate_day import ClimateDayMax, climate_day_bounds, climate_day_maxima
 from weather_edge.weather.http import (
     Closing,
     HttpSettings,
@@ -40,7 +40,6 @@ from weather_edge.weather.http import (
     json_object,
     json_str,
 )
-from weather_edge.weather.nws import ClimateDayMax, climate_day_maxima
 
 ENV_FORECAST_URL = "WEATHER_EDGE_OPEN_METEO_URL"
 ENV_PREVIOUS_RUNS_URL = "WEATHER_EDGE_OPEN_METEO_PREVIOUS_RUNS_URL"

@@ -12,13 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from weather_edge.weather.cities import get_city
-from weather_edge.weather.climate_day import climate_day_bounds
-from weather_edge.weather.nws import (
-    HourlyForecast,
-    HourlyPeriod,
-    climate_day_maxima,
-    forecast_highs,
-)
+from weather_edge.weather.climate_day import climate_day_bounds, climate_day_maxima
+from weather_edge.weather.nws import HourlyForecast, HourlyPeriod, forecast_highs
 
 DAY = date(2026, 7, 15)  # daylight time everywhere in the registry
 HOUR = timedelta(hours=1)
